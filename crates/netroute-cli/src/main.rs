@@ -1,0 +1,2 @@
+//! The `netroute` command.
+fn main() {}

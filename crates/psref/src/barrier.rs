@@ -1,0 +1,154 @@
+//! Asymmetric fences: the reader side of a read section is a plain store plus a compiler
+//! fence; the writer side pays with `membarrier(2)` `MEMBARRIER_CMD_PRIVATE_EXPEDITED`,
+//! which makes every running thread of the process execute a full memory barrier. That
+//! turns each reader's compiler fence into a real one at the moment it matters (the same
+//! idea as Linux's `sys_membarrier`-based userspace RCU and the `seize` crate).
+//!
+//! Where membarrier is unavailable (old kernels, seccomp, Miri, loom) the reader executes a
+//! real `SeqCst` fence instead. The choice is made once per process, before the first
+//! [`Domain`](crate::Domain) exists and therefore before any reader can run: a reader
+//! that skipped its fence while the writer did not send the barrier would be unsound.
+//!
+//! The environment variable `PSREF_FORCE_FALLBACK=1` (read once, at that moment) forces the
+//! fallback, so that tests and benchmarks can exercise both paths on one machine.
+
+use crate::sync::{Ordering, fence};
+
+#[cfg(not(any(loom, miri)))]
+use std::sync::atomic::AtomicU8;
+
+/// Which fence protocol the process uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BarrierMode {
+    /// Readers use a compiler fence; writers call `membarrier(2)`.
+    Membarrier,
+    /// Readers use a `SeqCst` fence; writers use a `SeqCst` fence.
+    Fallback,
+}
+
+#[cfg(not(any(loom, miri)))]
+const UNDECIDED: u8 = 0;
+#[cfg(not(any(loom, miri)))]
+const FAST: u8 = 1;
+#[cfg(not(any(loom, miri)))]
+const SLOW: u8 = 2;
+
+#[cfg(not(any(loom, miri)))]
+static MODE: AtomicU8 = AtomicU8::new(UNDECIDED);
+
+#[cfg(not(any(loom, miri)))]
+mod sys {
+    // From <linux/membarrier.h>.
+    pub(super) const CMD_QUERY: libc::c_int = 0;
+    pub(super) const CMD_PRIVATE_EXPEDITED: libc::c_int = 1 << 3;
+    pub(super) const CMD_REGISTER_PRIVATE_EXPEDITED: libc::c_int = 1 << 4;
+
+    #[cfg(target_os = "linux")]
+    pub(super) fn membarrier(cmd: libc::c_int) -> libc::c_long {
+        // SAFETY: membarrier takes two integer arguments and touches no memory of ours;
+        // any failure is reported through the return value.
+        unsafe {
+            libc::syscall(
+                libc::SYS_membarrier,
+                cmd,
+                0 as libc::c_uint,
+                0 as libc::c_int,
+            )
+        }
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    pub(super) fn membarrier(_cmd: libc::c_int) -> libc::c_long {
+        -1
+    }
+}
+
+/// Decides the mode for the whole process (idempotent, thread-safe) and registers for
+/// expedited membarrier when it can. Called by `Domain::new`; calling it early in `main`,
+/// while the process has one thread, makes the registration cost microseconds instead of
+/// the ≈ 15 ms the kernel needs once several threads exist.
+pub fn init() -> BarrierMode {
+    #[cfg(any(loom, miri))]
+    {
+        BarrierMode::Fallback
+    }
+    #[cfg(not(any(loom, miri)))]
+    {
+        match MODE.load(Ordering::Acquire) {
+            FAST => return BarrierMode::Membarrier,
+            SLOW => return BarrierMode::Fallback,
+            _ => {}
+        }
+        // Several threads may race here; all compute the same answer, the first store wins
+        // and all return what is stored. No reader exists yet (no Domain has been built).
+        let chosen = if std::env::var_os("PSREF_FORCE_FALLBACK").is_some_and(|v| v == "1") {
+            SLOW
+        } else {
+            let mask = sys::membarrier(sys::CMD_QUERY);
+            let wanted =
+                (sys::CMD_PRIVATE_EXPEDITED | sys::CMD_REGISTER_PRIVATE_EXPEDITED) as libc::c_long;
+            if mask >= 0
+                && mask & wanted == wanted
+                && sys::membarrier(sys::CMD_REGISTER_PRIVATE_EXPEDITED) == 0
+            {
+                FAST
+            } else {
+                SLOW
+            }
+        };
+        let _ = MODE.compare_exchange(UNDECIDED, chosen, Ordering::AcqRel, Ordering::Acquire);
+        mode()
+    }
+}
+
+/// The mode in force. Only meaningful after [`init`] (any `Domain::new` calls it).
+pub fn mode() -> BarrierMode {
+    if fast() {
+        BarrierMode::Membarrier
+    } else {
+        BarrierMode::Fallback
+    }
+}
+
+#[inline(always)]
+fn fast() -> bool {
+    #[cfg(any(loom, miri))]
+    {
+        false
+    }
+    #[cfg(not(any(loom, miri)))]
+    {
+        // Relaxed is enough: MODE is written before any Domain exists, and every reader
+        // reached its Domain through some synchronization after that write.
+        MODE.load(Ordering::Relaxed) == FAST
+    }
+}
+
+/// The reader's half: orders the store announcing the read section before the loads of
+/// protected pointers that follow it.
+#[inline(always)]
+pub(crate) fn reader_fence() {
+    #[cfg(psref_mutation = "no_reader_fence")]
+    {
+        // Mutation: readers skip their fence. The loom models must catch this.
+        return;
+    }
+    #[allow(unreachable_code)]
+    if fast() {
+        std::sync::atomic::compiler_fence(Ordering::SeqCst);
+    } else {
+        fence(Ordering::SeqCst);
+    }
+}
+
+/// The writer's half: a full fence here and, in the fast mode, in every running thread.
+pub(crate) fn writer_barrier() {
+    fence(Ordering::SeqCst);
+    #[cfg(not(any(loom, miri)))]
+    if fast() && sys::membarrier(sys::CMD_PRIVATE_EXPEDITED) != 0 {
+        // Registration succeeded, so the kernel cannot refuse later; if it does anyway,
+        // continuing would let a writer free memory a reader still uses.
+        eprintln!("psref: membarrier(PRIVATE_EXPEDITED) failed after registration; aborting");
+        std::process::abort();
+    }
+}
