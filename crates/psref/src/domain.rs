@@ -137,6 +137,11 @@ struct TlsRegistry(Vec<TlsEntry>);
 
 impl Drop for TlsRegistry {
     fn drop(&mut self) {
+        // A failed loom model unwinds outside its execution, where loom atomics panic.
+        #[cfg(loom)]
+        if std::thread::panicking() {
+            return;
+        }
         for e in self.0.drain(..) {
             e.record.release();
         }
@@ -204,7 +209,7 @@ impl Domain {
 
     /// Runs `f` inside a read section.
     #[inline]
-    pub fn with_read<R>(&self, f: impl FnOnce(&ReadGuard<'_>) -> R) -> R {
+    pub fn with_read<'d, R>(&'d self, f: impl FnOnce(&ReadGuard<'d>) -> R) -> R {
         let g = self.read();
         f(&g)
     }
@@ -411,7 +416,6 @@ impl Domain {
                 self.id,
                 "psref: target destroyed through another domain"
             );
-            t.set_draining();
         }
         let mine = self.held_by_current_thread();
         if !mine.is_empty()
@@ -421,7 +425,12 @@ impl Domain {
         {
             panic!("psref: destroying a target this thread still references (would deadlock)");
         }
+        // The targets are unlinked: once every section that could have found them has
+        // ended, no acquisition can start, and the draining mark says so to assertions.
         self.synchronize();
+        for t in targets {
+            t.set_draining();
+        }
         #[cfg(psref_mutation = "no_drain")]
         {
             // Mutation: do not wait for references. The loom models must catch this.
@@ -560,7 +569,7 @@ impl Domain {
 
 impl Drop for Domain {
     fn drop(&mut self) {
-        let mut p = *self.head.get_mut();
+        let mut p = crate::sync::ptr_get_mut(&mut self.head);
         while !p.is_null() {
             // SAFETY: each list node carries one Arc count, created by `Arc::into_raw`.
             let rec = unsafe { Arc::from_raw(p as *const Record) };
@@ -576,10 +585,9 @@ impl Drop for Domain {
 unsafe fn arc_from_list(rec: &Record) -> Arc<Record> {
     let p = rec as *const Record;
     // SAFETY: by the contract, `p` came from `Arc::into_raw` and that count is still held.
-    unsafe {
-        Arc::increment_strong_count(p);
-        Arc::from_raw(p)
-    }
+    unsafe { Arc::increment_strong_count(p) };
+    // SAFETY: the count taken just above is the one the new Arc owns.
+    unsafe { Arc::from_raw(p) }
 }
 
 /// An open read section (`pserialize_read_enter` … `pserialize_read_exit`).

@@ -181,13 +181,12 @@ impl Record {
     fn grow(&self) {
         let chunk = Box::into_raw(Box::new(Chunk::new()));
         let tail = self.tail.load(Ordering::Relaxed);
-        // SAFETY: `chunk` is a fresh allocation that we own until published; `tail` is this
-        // record's last chunk. Release publishes the initialised entries to destroyers.
-        unsafe {
-            (*tail).next.store(chunk, Ordering::Release);
-            self.tail.store(chunk, Ordering::Relaxed);
-            self.push_chunk_entries(&*chunk);
-        }
+        // SAFETY: `tail` is this record's last chunk, alive as long as the record. Release
+        // publishes the new chunk's initialised entries to destroyers.
+        unsafe { (*tail).next.store(chunk, Ordering::Release) };
+        self.tail.store(chunk, Ordering::Relaxed);
+        // SAFETY: `chunk` is now owned by this record and never freed before it.
+        self.push_chunk_entries(unsafe { &*chunk });
     }
 
     /// Calls `f` on every table entry (any thread; entries are read with Acquire).

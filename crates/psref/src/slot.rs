@@ -129,7 +129,7 @@ impl<T> Slot<T> {
 
     /// Direct access when nobody else can see the slot.
     pub fn get_mut(&mut self) -> Option<&mut T> {
-        let p = *self.ptr.get_mut();
+        let p = crate::sync::ptr_get_mut(&mut self.ptr);
         // SAFETY: `&mut self` proves no reader borrows the slot; the node is ours.
         (!p.is_null()).then(|| unsafe { &mut (*p).value })
     }
@@ -137,7 +137,7 @@ impl<T> Slot<T> {
 
 impl<T> Drop for Slot<T> {
     fn drop(&mut self) {
-        let p = *self.ptr.get_mut();
+        let p = crate::sync::ptr_get_mut(&mut self.ptr);
         if !p.is_null() {
             // SAFETY: no guard, `Shared` or `PsRef` can borrow a slot being dropped, so
             // the node is unreachable; it came from `Box::into_raw`.

@@ -33,3 +33,16 @@ pub(crate) fn backoff(step: u32) {
         }
     }
 }
+
+/// Reads an atomic pointer through `&mut` (no other thread can see it).
+#[inline]
+pub(crate) fn ptr_get_mut<T>(a: &mut AtomicPtr<T>) -> *mut T {
+    #[cfg(loom)]
+    {
+        a.with_mut(|p| *p)
+    }
+    #[cfg(not(loom))]
+    {
+        *a.get_mut()
+    }
+}
