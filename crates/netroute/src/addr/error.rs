@@ -148,3 +148,128 @@ pub enum AddrError {
         max: usize,
     },
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every message names the offending input.
+    #[test]
+    fn messages_name_the_input() {
+        let ll: Ipv6Addr = "fe80::1".parse().unwrap();
+        let g: Ipv6Addr = "2001:db8::1".parse().unwrap();
+        let z = |n| ZoneId::new(n).unwrap();
+        let table: Vec<(AddrError, &str)> = vec![
+            (
+                AddrError::InvalidAddr {
+                    family: Family::Inet,
+                    input: "1.2.3".into(),
+                },
+                "invalid IPv4 address \"1.2.3\"",
+            ),
+            (
+                AddrError::InvalidPrefixLen { input: "x".into() },
+                "invalid prefix length \"x\"",
+            ),
+            (
+                AddrError::PrefixLenTooLong { len: 33, max: 32 },
+                "prefix length 33 exceeds the maximum of 32",
+            ),
+            (
+                AddrError::HostBitsSet {
+                    prefix: "192.0.2.1/24".into(),
+                    canonical: "192.0.2.0/24".into(),
+                },
+                "192.0.2.1/24 has host bits set (the canonical prefix is 192.0.2.0/24)",
+            ),
+            (
+                AddrError::NonContiguousMask {
+                    mask: "255.0.255.0".parse().unwrap(),
+                },
+                "netmask 255.0.255.0 is not contiguous",
+            ),
+            (
+                AddrError::FamilyMismatch {
+                    expected: Family::Inet6,
+                    got: Family::Inet,
+                },
+                "expected an IPv6 address, got IPv4",
+            ),
+            (
+                AddrError::NotIp {
+                    family: Family::Link,
+                },
+                "a link-layer address has no IP form",
+            ),
+            (
+                AddrError::ZoneRequired { addr: ll },
+                "fe80::1 needs a zone (for example fe80::1%eth0) but has none",
+            ),
+            (
+                AddrError::ZoneNotAllowed {
+                    addr: g,
+                    zone: z(3),
+                },
+                "2001:db8::1 cannot carry a zone (got zone 3)",
+            ),
+            (
+                AddrError::ZoneMismatch {
+                    addr: ll,
+                    zone: z(3),
+                    expected: z(4),
+                },
+                "fe80::1%3 does not belong to zone 4",
+            ),
+            (
+                AddrError::UnknownZone {
+                    name: "eth9".into(),
+                },
+                "unknown zone \"eth9\"",
+            ),
+            (
+                AddrError::InvalidZone { input: "0".into() },
+                "invalid zone \"0\"",
+            ),
+            (
+                AddrError::BadScopeZone {
+                    scope: Ipv6Scope::Global,
+                    zone: z(2),
+                },
+                "cannot set zone 2 for global scope",
+            ),
+            (
+                AddrError::LoopbackOnNonLoopback,
+                "::1 can only belong to a loopback interface",
+            ),
+            (
+                AddrError::Unspecified {
+                    addr: "::".parse().unwrap(),
+                },
+                ":: is the unspecified address",
+            ),
+            (
+                AddrError::NotUnicast {
+                    addr: "224.0.0.1".parse().unwrap(),
+                },
+                "224.0.0.1 is not a unicast address",
+            ),
+            (
+                AddrError::InvalidSockAddr {
+                    input: "[::1]".into(),
+                },
+                "invalid socket address \"[::1]\"",
+            ),
+            (
+                AddrError::InvalidLinkAddr { input: "zz".into() },
+                "invalid link-layer address \"zz\"",
+            ),
+            (
+                AddrError::LinkAddrTooLong { len: 21, max: 20 },
+                "link-layer address of 21 bytes exceeds the maximum of 20",
+            ),
+        ];
+        for (err, want) in table {
+            assert_eq!(err.to_string(), want);
+        }
+    }
+}

@@ -49,6 +49,35 @@
 //! IPv6 link-local addresses are written `fe80::1%eth0` or `fe80::1%3` (RFC 4007 §11).
 //! Only the interface table knows names, so parsing takes a [`ZoneResolver`] and
 //! printing by name a [`ZoneNamer`]; the `FromStr`/`Display` impls use numbers only.
+//!
+//! ```
+//! use netroute::addr::{AddrError, IfIndex, Ipv4Net, Prefix, ScopeZones, ScopedAddr, ZoneId};
+//!
+//! // The interface table resolves names; a closure stands in for it here.
+//! let names = |name: &str| if name == "eth0" { ZoneId::new(2) } else { None };
+//! let gw = ScopedAddr::parse("fe80::1%eth0", &names)?;
+//! assert_eq!(gw.zone(), ZoneId::new(2));
+//! assert_eq!(gw.to_string(), "fe80::1%2");
+//!
+//! // A link-local address without a zone is an error, never a guess ...
+//! assert_eq!(
+//!     ScopedAddr::parse("fe80::1", &names),
+//!     Err(AddrError::ZoneRequired { addr: "fe80::1".parse().unwrap() })
+//! );
+//! // ... unless the interface is known (in6_setscope).
+//! let eth0 = ScopeZones::new(IfIndex::new(2).unwrap());
+//! assert_eq!(ScopedAddr::parse_on("fe80::1", &names, &eth0)?, gw);
+//!
+//! // Route keys are canonical prefixes.
+//! let net = Ipv4Net::parse_strict("192.0.2.0/24")?;
+//! assert!(net.contains_addr("192.0.2.7".parse().unwrap()));
+//! assert!(matches!(
+//!     Ipv4Net::parse_strict("192.0.2.7/24"),
+//!     Err(AddrError::HostBitsSet { .. })
+//! ));
+//! assert_eq!(Ipv4Net::parse_truncating("192.0.2.7/24")?, net);
+//! # Ok::<(), AddrError>(())
+//! ```
 #![forbid(unsafe_code)]
 
 mod error;

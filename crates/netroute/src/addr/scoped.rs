@@ -224,6 +224,29 @@ impl ScopedAddr {
         Self::new(addr, zone)
     }
 
+    /// Parses `addr` or `addr%zone` for use on the interface whose zones are `zones`,
+    /// as a stack file's `"gateway": "fe80::1", "dev": "eth0"` needs: an address
+    /// without a zone gets the interface's ([`on_interface`](Self::on_interface)), an
+    /// address with one must agree with it ([`check_interface`](Self::check_interface)).
+    ///
+    /// Errors: those of [`parse`](Self::parse) except [`AddrError::ZoneRequired`], plus
+    /// [`AddrError::ZoneMismatch`] and [`AddrError::LoopbackOnNonLoopback`].
+    pub fn parse_on(
+        s: &str,
+        resolver: &(impl ZoneResolver + ?Sized),
+        zones: &ScopeZones,
+    ) -> Result<Self, AddrError> {
+        let (addr, zone) = parse_addr_zone(s, resolver)?;
+        match zone {
+            None => Self::on_interface(addr, zones),
+            Some(_) => {
+                let scoped = Self::new(addr, zone)?;
+                scoped.check_interface(zones)?;
+                Ok(scoped)
+            }
+        }
+    }
+
     /// A `Display` that writes the zone by name through `namer` (`fe80::1%eth0`),
     /// falling back to the number for zones without a name.
     pub fn display_with<'a, N: ZoneNamer + ?Sized>(
@@ -273,6 +296,9 @@ mod tests {
     use super::super::IfIndex;
     use super::*;
     use proptest::prelude::*;
+
+    /// A table row's expectation: the address and zone number, or the error.
+    type Want<'a> = Result<(&'a str, Option<u32>), AddrError>;
 
     fn a(s: &str) -> Ipv6Addr {
         s.parse().unwrap()
@@ -341,8 +367,6 @@ mod tests {
 
     #[test]
     fn parse_table() {
-        /// The address and zone number expected, or the error.
-        type Want<'a> = Result<(&'a str, Option<u32>), AddrError>;
         let table: &[(&str, Want<'_>)] = &[
             ("fe80::1%eth0", Ok(("fe80::1", Some(2)))),
             ("fe80::1%3", Ok(("fe80::1", Some(3)))),
@@ -474,6 +498,39 @@ mod tests {
                 zone: z(9)
             })
         );
+    }
+
+    #[test]
+    fn parse_on_an_interface() {
+        let eth = ScopeZones::new(IfIndex::new(2).unwrap());
+        let table: &[(&str, Want<'_>)] = &[
+            ("fe80::1", Ok(("fe80::1", Some(2)))),
+            ("fe80::1%eth0", Ok(("fe80::1", Some(2)))),
+            ("fe80::1%2", Ok(("fe80::1", Some(2)))),
+            ("2001:db8::1", Ok(("2001:db8::1", None))),
+            (
+                "fe80::1%lo0",
+                Err(AddrError::ZoneMismatch {
+                    addr: a("fe80::1"),
+                    zone: z(1),
+                    expected: z(2),
+                }),
+            ),
+            ("::1", Err(AddrError::LoopbackOnNonLoopback)),
+            (
+                "2001:db8::1%2",
+                Err(AddrError::ZoneNotAllowed {
+                    addr: a("2001:db8::1"),
+                    zone: z(2),
+                }),
+            ),
+        ];
+        for (text, want) in table {
+            let want = want
+                .clone()
+                .map(|(addr, zone)| ScopedAddr::new(a(addr), zone.and_then(ZoneId::new)).unwrap());
+            assert_eq!(ScopedAddr::parse_on(text, &names, &eth), want, "{text}");
+        }
     }
 
     #[test]
