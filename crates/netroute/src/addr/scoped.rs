@@ -10,11 +10,21 @@ use super::{AddrError, Family, Ipv6Scope, ScopeZones, ZoneId, requires_zone, sco
 /// Maps a zone name (an interface name such as `eth0`) to its zone.
 ///
 /// Only the interface table knows names, so parsers take a resolver from the caller.
-/// Closures `Fn(&str) -> Option<ZoneId>` are resolvers. Numeric zones (`%3`) never reach
-/// the resolver.
+/// Closures `Fn(&str) -> Option<ZoneId>` are resolvers (they accept every numeric
+/// zone).
 pub trait ZoneResolver {
-    /// The zone named `name`, or `None` if no such name exists.
+    /// The zone named `name`, or `None` if no such name exists. Never called with an
+    /// all-digit name: those are zone numbers.
     fn resolve_zone(&self, name: &str) -> Option<ZoneId>;
+
+    /// Whether the numeric zone `zone` (`%3`) exists. The default accepts every zone;
+    /// an interface table refuses numbers that name no interface, as NetBSD's
+    /// `sa6_embedscope` does (ENXIO). A refused number is
+    /// [`AddrError::UnknownZone`].
+    fn knows_zone(&self, zone: ZoneId) -> bool {
+        let _ = zone;
+        true
+    }
 }
 
 impl<F: Fn(&str) -> Option<ZoneId>> ZoneResolver for F {
@@ -81,13 +91,17 @@ pub(crate) fn parse_addr_zone(
 
 fn parse_zone(z: &str, resolver: &(impl ZoneResolver + ?Sized)) -> Result<ZoneId, AddrError> {
     if !z.is_empty() && z.bytes().all(|b| b.is_ascii_digit()) {
-        return z
-            .parse::<u32>()
-            .ok()
-            .and_then(ZoneId::new)
-            .ok_or_else(|| AddrError::InvalidZone {
-                input: z.to_owned(),
-            });
+        let zone =
+            z.parse::<u32>()
+                .ok()
+                .and_then(ZoneId::new)
+                .ok_or_else(|| AddrError::InvalidZone {
+                    input: z.to_owned(),
+                })?;
+        if !resolver.knows_zone(zone) {
+            return Err(AddrError::UnknownZone { name: z.to_owned() });
+        }
+        return Ok(zone);
     }
     if z.is_empty() {
         return Err(AddrError::InvalidZone {
@@ -440,6 +454,39 @@ mod tests {
         assert_eq!(
             "fe80::1%3".parse::<ScopedAddr>().unwrap().zone(),
             ZoneId::new(3)
+        );
+    }
+
+    /// A resolver that, like an interface table, knows which numbers exist.
+    struct Table;
+
+    impl ZoneResolver for Table {
+        fn resolve_zone(&self, name: &str) -> Option<ZoneId> {
+            names(name)
+        }
+        fn knows_zone(&self, zone: ZoneId) -> bool {
+            matches!(zone.get(), 1 | 2 | 7)
+        }
+    }
+
+    #[test]
+    fn numeric_zones_can_be_checked() {
+        assert_eq!(
+            ScopedAddr::parse("fe80::1%7", &Table).unwrap().zone(),
+            Some(z(7))
+        );
+        assert_eq!(
+            ScopedAddr::parse("fe80::1%8", &Table),
+            Err(AddrError::UnknownZone { name: "8".into() })
+        );
+        assert_eq!(
+            ScopedAddr::parse("fe80::1%eth0", &Table).unwrap().zone(),
+            Some(z(2))
+        );
+        // Closures accept every number.
+        assert_eq!(
+            ScopedAddr::parse("fe80::1%8", &names).unwrap().zone(),
+            Some(z(8))
         );
     }
 

@@ -989,6 +989,16 @@ mod tests {
         }
 
         #[test]
+        fn sockaddr_in_round_trips(bits in any::<u32>(), port in any::<u16>()) {
+            let sa = SockAddrIn::new(Ipv4Addr::from(bits), port);
+            prop_assert_eq!(SockAddrIn::from(SocketAddrV4::from(sa)), sa);
+            prop_assert_eq!(sa.to_string().parse::<SockAddrIn>(), Ok(sa));
+            prop_assert_eq!(sa.to_v4_mapped().to_v4(), Some(sa));
+            let any = SockAddr::from(sa);
+            prop_assert_eq!(any.to_string().parse::<SockAddr>(), Ok(any));
+        }
+
+        #[test]
         fn link_addr_round_trip(bytes in proptest::collection::vec(any::<u8>(), 0..=LINK_ADDR_MAX)) {
             let l = LinkAddr::new(&bytes).unwrap();
             prop_assert_eq!(l.as_bytes(), &bytes[..]);
