@@ -42,6 +42,10 @@
 //!   fails with [`AddrError::ZoneMismatch`].
 //! * **Multicast scopes are reported as written** ([`scope_of`]): NetBSD's
 //!   `in6_addrscope` folds every multicast scope other than 1, 2 and 5 into global.
+//! * **[`SockAddrDl`] keeps no interface name or type**, only the index and the
+//!   link-layer address: the interface table owns names, and a copy would go stale.
+//! * [`IfIndex`] lives here (not in the interface layer) because link-layer socket
+//!   addresses and default zones are made of it.
 //! * Errors are one typed enum, [`AddrError`]; nothing panics on bad input.
 //!
 //! # Text forms
@@ -49,6 +53,8 @@
 //! IPv6 link-local addresses are written `fe80::1%eth0` or `fe80::1%3` (RFC 4007 §11).
 //! Only the interface table knows names, so parsing takes a [`ZoneResolver`] and
 //! printing by name a [`ZoneNamer`]; the `FromStr`/`Display` impls use numbers only.
+//! An all-digit zone is a zone number, which a resolver may refuse when no interface
+//! has it ([`ZoneResolver::knows_zone`], NetBSD's ENXIO).
 //!
 //! ```
 //! use netroute::addr::{AddrError, IfIndex, Ipv4Net, Prefix, ScopeZones, ScopedAddr, ZoneId};
