@@ -14,4 +14,6 @@
 //! other.
 #![deny(unsafe_code)]
 
+pub mod addr;
+
 pub use psref;
