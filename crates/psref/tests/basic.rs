@@ -231,6 +231,13 @@ fn slow_drain_reports_the_holder() {
                     .iter()
                     .any(|h| h.thread == "holder" && h.count == 1)
             );
+            #[cfg(feature = "holder-locations")]
+            assert!(
+                r.holders
+                    .iter()
+                    .all(|h| h.location.is_some_and(|l| l.file().ends_with("basic.rs"))),
+                "{r:?}"
+            );
             reports.fetch_add(1, Ordering::SeqCst);
         });
     }
