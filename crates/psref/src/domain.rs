@@ -245,6 +245,10 @@ impl Domain {
             if let Some(e) = reg.0.iter().find(|e| e.domain_id == self.id) {
                 return NonNull::from(&*e.record);
             }
+            // Forget registrations of dropped domains, so a long-lived thread that sees many
+            // short-lived domains does not accumulate records.
+            reg.0
+                .retain(|e| !e.record.orphaned.load(std::sync::atomic::Ordering::Relaxed));
             let record = self.claim_record();
             let p = NonNull::from(&*record);
             reg.0.push(TlsEntry {
@@ -584,6 +588,8 @@ impl Drop for Domain {
         while !p.is_null() {
             // SAFETY: each list node carries one Arc count, created by `Arc::into_raw`.
             let rec = unsafe { Arc::from_raw(p as *const Record) };
+            rec.orphaned
+                .store(true, std::sync::atomic::Ordering::Relaxed);
             p = rec.next.load(Ordering::Relaxed);
         }
     }
