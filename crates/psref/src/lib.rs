@@ -100,7 +100,7 @@
 //! # Checked by
 //!
 //! loom models of every protocol (`tests/loom.rs`, fallback fences; mutations selected with
-//! `--cfg psref_mutation="…"` make them fail), Miri on the unit and integration tests, and
+//! `PSREF_MUTATION=…` make them fail), Miri on the unit and integration tests, and
 //! a multi-thread canary stress test (`tests/stress.rs`).
 #![warn(missing_docs)]
 

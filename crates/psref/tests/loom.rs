@@ -13,8 +13,8 @@
 //! causality violation, i.e. a use after free.
 //!
 //! The suite fails when the implementation is deliberately broken. Build with
-//! `--cfg psref_mutation="NAME"` to see it, e.g.
-//! `RUSTFLAGS='--cfg loom --cfg psref_mutation="copy_new_entry"' cargo test -p psref --test loom --profile loom copy`
+//! `PSREF_MUTATION=NAME` (see `build.rs`) to see it, e.g.
+//! `PSREF_MUTATION=copy_new_entry RUSTFLAGS='--cfg loom' cargo test -p psref --test loom --profile loom copy`
 //! fails `copy_vs_destroy` (the copy lands in an entry the destroyer scanned first).
 //! Mutations and the models that catch them (checked by `.ci/run`, which requires every
 //! mutated suite to fail):
