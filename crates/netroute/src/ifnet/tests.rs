@@ -42,7 +42,7 @@ fn events(s: &mut Subscription) -> Vec<Event> {
 fn attach_and_lookups() {
     let t = table();
     let lla = LinkAddr::new(&[2, 0, 0, 0, 0, 1]).unwrap();
-    let a = t.attach(eth("eth0").mtu(9000).lladdr(lla.clone())).unwrap();
+    let a = t.attach(eth("eth0").mtu(9000).lladdr(lla)).unwrap();
     let b = t
         .attach(IfConfig::new("lo0").flags(IfFlags::LOOPBACK | IfFlags::UP))
         .unwrap();
