@@ -154,15 +154,15 @@ fn ifnet_stress() {
                             // By name and link-layer address: the same or nothing (it
                             // may have been detached meanwhile; index reuse gives
                             // another name).
-                            if let Some(b) = table.get(&name(n)) {
-                                if b.attach_id() != id || !b.is_intact() {
-                                    fault("name lookup found another attachment");
-                                }
+                            if let Some(b) = table.get(&name(n))
+                                && (b.attach_id() != id || !b.is_intact())
+                            {
+                                fault("name lookup found another attachment");
                             }
-                            if let Some(b) = table.get_by_lla(&lla(n)) {
-                                if b.attach_id() != id {
-                                    fault("lla lookup found another attachment");
-                                }
+                            if let Some(b) = table.get_by_lla(&lla(n))
+                                && b.attach_id() != id
+                            {
+                                fault("lla lookup found another attachment");
                             }
                             // Its addresses, while the interface reference is held.
                             for a in table.addrs_of(index, None) {
@@ -198,10 +198,10 @@ fn ifnet_stress() {
                         }
                     }
                     let g = netroute::addr::ScopedAddr::new(v6(n, k), None).unwrap();
-                    if let Some(a) = table.ifa_ifwithaddr(g) {
-                        if !a.is_intact() || n_of(&a) != n || a.ip() != v6(n, k) {
-                            fault("ipv6 address lookup");
-                        }
+                    if let Some(a) = table.ifa_ifwithaddr(g)
+                        && (!a.is_intact() || n_of(&a) != n || a.ip() != v6(n, k))
+                    {
+                        fault("ipv6 address lookup");
                     }
                     // Counted references stay valid across removal.
                     if rng.below(64) == 0 {
