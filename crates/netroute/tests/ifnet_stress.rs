@@ -8,6 +8,7 @@
 //! Checks: zero faults; no reader sees an attachment again after a lookup of its index
 //! was refused; every detach completes within a bound. Duration `IFNET_STRESS_SECS`
 //! (default 2 s).
+#![cfg(not(loom))]
 
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, Ipv6Addr};

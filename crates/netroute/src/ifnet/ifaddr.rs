@@ -9,10 +9,11 @@
 //! counted holder can see that the address was removed ([`IfAddr::is_removed`], NetBSD's
 //! `IFA_DESTROYING`) but its memory stays valid.
 
+use super::sync::{AtomicBool, AtomicU32, AtomicU64};
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use psref::PsRef;

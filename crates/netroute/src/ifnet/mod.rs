@@ -89,6 +89,7 @@ mod flags;
 mod ifaddr;
 mod moptions;
 mod slots;
+mod sync;
 mod table;
 
 #[cfg(test)]

@@ -3,9 +3,10 @@
 //! (`in_ifaddrhashtbl`, `in_ifaddrhead`, `in6_ifaddrlist`) with the `ifa_ifwith*`
 //! lookups.
 
+use super::sync::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize};
 use std::collections::{BTreeSet, HashMap};
 use std::net::{IpAddr, Ipv4Addr};
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use psref::{Batch, Domain, PsRef, ReadGuard, Retired, Shared, Slot};
