@@ -210,11 +210,7 @@ impl IfAddr {
         lifetime: Lifetime,
         now: Duration,
     ) -> Self {
-        let until = |d: Option<Duration>| {
-            d.map_or(FOREVER, |d| {
-                u64::try_from((now + d).as_nanos()).unwrap_or(FOREVER - 1)
-            })
-        };
+        let (valid_until, preferred_until) = expiry(lifetime, now);
         Self {
             id,
             addr,
@@ -224,8 +220,8 @@ impl IfAddr {
             ifindex,
             if_attach_id,
             flags6: AtomicU32::new(flags6.bits()),
-            valid_until: AtomicU64::new(until(lifetime.valid)),
-            preferred_until: AtomicU64::new(until(lifetime.preferred)),
+            valid_until: AtomicU64::new(valid_until),
+            preferred_until: AtomicU64::new(preferred_until),
             removed: AtomicBool::new(false),
             canary: AtomicU64::new(ALIVE),
         }
@@ -291,6 +287,13 @@ impl IfAddr {
         In6Flags::from_bits_retain((old & !clear.bits()) | set.bits())
     }
 
+    /// Restarts the lifetimes from `now` (a router advertisement refreshing a prefix).
+    pub(crate) fn set_lifetime(&self, lifetime: Lifetime, now: Duration) {
+        let (v, p) = expiry(lifetime, now);
+        self.valid_until.store(v, Ordering::Release);
+        self.preferred_until.store(p, Ordering::Release);
+    }
+
     /// Remaining valid lifetime at clock time `now`; `None` if infinite, zero if
     /// expired.
     pub fn valid_remaining(&self, now: Duration) -> Option<Duration> {
@@ -325,6 +328,16 @@ impl IfAddr {
     pub fn is_intact(&self) -> bool {
         self.canary.load(Ordering::Acquire) == ALIVE
     }
+}
+
+/// Absolute expiry (clock nanoseconds, [`FOREVER`] for infinite) of both lifetimes.
+fn expiry(lifetime: Lifetime, now: Duration) -> (u64, u64) {
+    let until = |d: Option<Duration>| {
+        d.map_or(FOREVER, |d| {
+            u64::try_from((now + d).as_nanos()).unwrap_or(FOREVER - 1)
+        })
+    };
+    (until(lifetime.valid), until(lifetime.preferred))
 }
 
 fn remaining(until: u64, now: Duration) -> Option<Duration> {

@@ -396,6 +396,9 @@ impl IfTable {
 
     /// `if_byindex`: the active interface with index `index`, inside the caller's read
     /// section (no reference taken; valid until the section ends).
+    ///
+    /// # Panics
+    /// If `guard` is a section of another domain than the table's (psref's check).
     #[inline]
     pub fn byindex<'a, 'g>(
         &'a self,
@@ -415,6 +418,9 @@ impl IfTable {
 
     /// `ifunit`: the active interface named `name` inside the caller's read section; an
     /// all-digit name is an index.
+    ///
+    /// # Panics
+    /// If `guard` is a section of another domain than the table's (psref's check).
     pub fn unit<'a, 'g>(
         &'a self,
         guard: &'g ReadGuard<'a>,
@@ -803,6 +809,41 @@ impl IfTable {
         })
     }
 
+    /// `in6ifa_ifpforlinklocal`: the first IPv6 link-local address of interface `index`
+    /// that has none of the `ignore` flags (callers pass `TENTATIVE | DUPLICATED` to get a
+    /// usable one).
+    pub fn link_local_of(&self, index: IfIndex, ignore: In6Flags) -> Option<IfAddrRef<'_>> {
+        self.find_addr(|g, idx| {
+            idx.by_if
+                .get(&index)?
+                .iter()
+                .filter_map(|&id| self.load_addr(g, id))
+                .find(|a| {
+                    matches!(a.addr, IfaAddr::V6(s) if s.addr().is_unicast_link_local())
+                        && !a.flags6().intersects(ignore)
+                })
+        })
+    }
+
+    /// `in_localaddr` / `in6_localaddr`: whether `addr` is on a directly attached subnet
+    /// (IPv6 loopback and link-local addresses always are, as in NetBSD).
+    pub fn is_local_subnet(&self, addr: impl Into<IfaAddr>) -> bool {
+        let addr = addr.into();
+        if let IfaAddr::V6(s) = addr
+            && (s.addr().is_loopback() || s.addr().is_unicast_link_local())
+        {
+            return true;
+        }
+        let g = self.domain.read();
+        let Some(idx) = self.addr_index(&g) else {
+            return false;
+        };
+        idx.family(addr.family())
+            .iter()
+            .filter_map(|&id| self.load_addr(&g, id))
+            .any(|a| subnet_contains(&a, &addr))
+    }
+
     /// `in_get_ia_from_ifp` and friends: the first address of `family` on `index`.
     pub fn first_addr(&self, index: IfIndex, family: Family) -> Option<IfAddrRef<'_>> {
         self.find_addr(|g, idx| {
@@ -979,6 +1020,48 @@ impl IfTable {
             });
         }
         Ok(a.update_flags6(set, clear))
+    }
+
+    /// Restarts the lifetimes of `addr` on `index` from now (`in6_update_ifa` on an
+    /// existing address, as a router advertisement refreshing its prefix does); clears
+    /// `DEPRECATED` if the new preferred lifetime is not zero.
+    ///
+    /// Errors: [`IfError::NoSuchAddress`]; [`IfError::BadLifetime`]; [`IfError::BadPrefix`]
+    /// for finite lifetimes on an IPv4 address. Nothing changes on error.
+    pub fn set_lifetime(
+        &self,
+        index: IfIndex,
+        addr: impl Into<IfaAddr>,
+        lifetime: super::Lifetime,
+    ) -> Result<(), IfError> {
+        let addr = addr.into();
+        if !lifetime.is_consistent() {
+            return Err(IfError::BadLifetime);
+        }
+        let w = self.lock();
+        let a = w
+            .index
+            .by_addr
+            .get(&addr)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| w.addrs.get(id))
+            .find(|a| a.ifindex == index)
+            .ok_or(IfError::NoSuchAddress {
+                addr,
+                index: index.get(),
+            })?;
+        if a.family() == Family::Inet && lifetime != super::Lifetime::INFINITE {
+            return Err(IfError::BadPrefix {
+                addr: a.ip(),
+                reason: "finite lifetimes on an IPv4 address".into(),
+            });
+        }
+        a.set_lifetime(lifetime, self.clock.now());
+        if lifetime.preferred != Some(std::time::Duration::ZERO) {
+            a.update_flags6(In6Flags::empty(), In6Flags::DEPRECATED);
+        }
+        Ok(())
     }
 
     /// The lifetime pass of `nd6_timer`: removes every address whose valid lifetime has

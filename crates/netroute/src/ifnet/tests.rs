@@ -786,3 +786,89 @@ fn tables_in_different_domains_are_independent() {
     t1.detach(idx(1)).unwrap();
     assert!(t2.get("eth0").is_some());
 }
+
+#[test]
+fn link_local_and_local_subnet() {
+    let t = table();
+    let a = t.attach(eth("eth0")).unwrap();
+    t.add_addr(
+        a,
+        AddrSpec::new("2001:db8::1".parse::<Ipv6Addr>().unwrap(), 64),
+    )
+    .unwrap();
+    assert!(t.link_local_of(a, In6Flags::empty()).is_none());
+    let tentative = t
+        .add_addr(
+            a,
+            AddrSpec::new("fe80::1".parse::<Ipv6Addr>().unwrap(), 64)
+                .with_flags(In6Flags::TENTATIVE),
+        )
+        .unwrap();
+    let usable = In6Flags::TENTATIVE | In6Flags::DUPLICATED;
+    assert!(t.link_local_of(a, usable).is_none());
+    assert_eq!(
+        t.link_local_of(a, In6Flags::empty()).unwrap().addr(),
+        tentative
+    );
+    t.set_addr_flags(a, tentative, In6Flags::empty(), In6Flags::TENTATIVE)
+        .unwrap();
+    assert_eq!(t.link_local_of(a, usable).unwrap().addr(), tentative);
+
+    t.add_addr(a, AddrSpec::new([192, 0, 2, 1], 24)).unwrap();
+    assert!(t.is_local_subnet(Ipv4Addr::new(192, 0, 2, 200)));
+    assert!(!t.is_local_subnet(Ipv4Addr::new(198, 51, 100, 1)));
+    let g = |s: &str| ScopedAddr::new(s.parse().unwrap(), None).unwrap();
+    assert!(t.is_local_subnet(g("2001:db8::77")));
+    assert!(!t.is_local_subnet(g("2001:db8:1::77")));
+    assert!(t.is_local_subnet(g("::1")));
+    let ll = ScopedAddr::new("fe80::9".parse().unwrap(), ZoneId::new(5)).unwrap();
+    assert!(t.is_local_subnet(ll));
+}
+
+#[test]
+fn set_lifetime_refreshes_and_refuses_bad_input() {
+    let clock = Arc::new(FakeClock::new());
+    let t = fake_table(clock.clone());
+    let a = t.attach(eth("eth0")).unwrap();
+    let short = Lifetime {
+        valid: Some(Duration::from_secs(10)),
+        preferred: Some(Duration::from_secs(5)),
+    };
+    let k = t
+        .add_addr(
+            a,
+            AddrSpec::new("2001:db8::1".parse::<Ipv6Addr>().unwrap(), 64).with_lifetime(short),
+        )
+        .unwrap();
+    clock.advance(Duration::from_secs(6));
+    assert_eq!(t.expire().deprecated, vec![(a, k)]);
+    // Refresh: valid again, no longer deprecated.
+    t.set_lifetime(a, k, short).unwrap();
+    let r = t.addr_on(a, k).unwrap();
+    assert!(!r.is_deprecated(t.clock().now()));
+    assert_eq!(
+        r.valid_remaining(t.clock().now()),
+        Some(Duration::from_secs(10))
+    );
+    drop(r);
+    // Bad input changes nothing.
+    let bad = Lifetime {
+        valid: Some(Duration::from_secs(1)),
+        preferred: Some(Duration::from_secs(2)),
+    };
+    assert_eq!(t.set_lifetime(a, k, bad), Err(IfError::BadLifetime));
+    assert!(matches!(
+        t.set_lifetime(idx(9), k, short),
+        Err(IfError::NoSuchAddress { .. })
+    ));
+    let k4 = t.add_addr(a, AddrSpec::new([192, 0, 2, 1], 24)).unwrap();
+    assert!(matches!(
+        t.set_lifetime(a, k4, short),
+        Err(IfError::BadPrefix { .. })
+    ));
+    t.set_lifetime(a, k4, Lifetime::INFINITE).unwrap();
+    assert_eq!(
+        t.addr_on(a, k).unwrap().valid_remaining(t.clock().now()),
+        Some(Duration::from_secs(10))
+    );
+}
