@@ -302,6 +302,12 @@ pub struct ExpireReport {
 ///   reference to the old one can exist); [`Ifnet::attach_id`] is never reused;
 /// * writers are serialised by one lock that readers never take; a failed writer call
 ///   changes nothing.
+///
+/// Writer methods that remove something ([`detach`](Self::detach),
+/// [`remove_addr`](Self::remove_addr), [`expire`](Self::expire)) and those that
+/// republish the address index ([`add_addr`](Self::add_addr)) synchronize with readers;
+/// calling them inside a read section of the domain, or while the calling thread holds a
+/// reference to the object being destroyed, panics (psref's deadlock check).
 pub struct IfTable {
     domain: Arc<Domain>,
     /// Indexed by interface index (slot 0 unused).
