@@ -872,3 +872,154 @@ fn set_lifetime_refreshes_and_refuses_bad_input() {
         Some(Duration::from_secs(10))
     );
 }
+
+// ------------------------------------------------------------------------ differential
+
+mod differential {
+    //! Random add/remove sequences against a naive model (a list in insertion order):
+    //! every lookup must agree with a brute-force scan, and every refused operation must
+    //! leave the model and the table equal.
+
+    use super::*;
+    use proptest::prelude::*;
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Add {
+            ifx: u32,
+            v6: bool,
+            host: u8,
+            len: u8,
+        },
+        Remove {
+            ifx: u32,
+            v6: bool,
+            host: u8,
+        },
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            3 => (1..=3u32, any::<bool>(), 0..8u8, 0..=4u8).prop_map(|(ifx, v6, host, l)| Op::Add {
+                ifx,
+                v6,
+                host,
+                len: [8, 16, 24, 28, 30][usize::from(l)],
+            }),
+            2 => (1..=4u32, any::<bool>(), 0..8u8).prop_map(|(ifx, v6, host)| Op::Remove { ifx, v6, host }),
+        ]
+    }
+
+    /// Host `h` of a small space where prefixes of different lengths overlap.
+    fn ip(v6: bool, h: u8) -> IpAddr {
+        if v6 {
+            Ipv6Addr::new(0x2001, 0xdb8, 0, u16::from(h / 4), 0, 0, 0, u16::from(h)).into()
+        } else {
+            Ipv4Addr::new(10, 0, h / 4, h).into()
+        }
+    }
+
+    fn key(a: IpAddr) -> IfaAddr {
+        match a {
+            IpAddr::V4(a) => IfaAddr::V4(a),
+            IpAddr::V6(a) => IfaAddr::V6(ScopedAddr::new(a, None).unwrap()),
+        }
+    }
+
+    /// The prefix length scaled to the family (IPv6 lengths are 64 more, /8 → /72).
+    fn plen(v6: bool, len: u8) -> u8 {
+        if v6 { len + 64 } else { len }
+    }
+
+    #[derive(Clone)]
+    struct Entry {
+        ifx: IfIndex,
+        addr: IfaAddr,
+        net: crate::addr::IpNet,
+    }
+
+    fn contains(e: &Entry, a: &IfaAddr) -> bool {
+        match (e.net, a) {
+            (crate::addr::IpNet::V4(n), IfaAddr::V4(x)) => n.contains(x),
+            (crate::addr::IpNet::V6(n), IfaAddr::V6(x)) => n.contains(&x.addr()),
+            _ => false,
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+        #[test]
+        fn lookups_match_a_naive_model(ops in proptest::collection::vec(op(), 1..40)) {
+            let t = table();
+            for n in 0..3 {
+                t.attach(IfConfig::new(format!("e{n}")).flags(IfFlags::UP)).unwrap();
+            }
+            let mut model: Vec<Entry> = Vec::new();
+            for op in ops {
+                match op {
+                    Op::Add { ifx, v6, host, len } => {
+                        let i = idx(ifx);
+                        let a = ip(v6, host);
+                        let l = plen(v6, len);
+                        let exists = model.iter().any(|e| e.ifx == i && e.addr == key(a));
+                        let r = t.add_addr(i, AddrSpec::new(a, l));
+                        if exists {
+                            prop_assert!(matches!(r, Err(IfError::AddressExists { .. })), "duplicate accepted");
+                        } else {
+                            prop_assert_eq!(r, Ok(key(a)));
+                            let net = crate::addr::IpNet::new(a, l).unwrap().trunc();
+                            model.push(Entry { ifx: i, addr: key(a), net });
+                        }
+                    }
+                    Op::Remove { ifx, v6, host } => {
+                        let i = idx(ifx);
+                        let k = key(ip(v6, host));
+                        let pos = model.iter().position(|e| e.ifx == i && e.addr == k);
+                        let r = t.remove_addr(i, k);
+                        match pos {
+                            Some(p) => {
+                                prop_assert_eq!(r, Ok(()));
+                                model.remove(p);
+                            }
+                            None => prop_assert!(matches!(r, Err(IfError::NoSuchAddress { .. })), "missing removed"),
+                        }
+                    }
+                }
+                prop_assert_eq!(t.addr_count(), model.len());
+                for v6 in [false, true] {
+                    for h in 0..8 {
+                        let q = key(ip(v6, h));
+                        let fam = q.family();
+                        // ifa_ifwithaddr: the first-added exact match.
+                        let want = model.iter().find(|e| e.addr == q).map(|e| e.ifx);
+                        prop_assert_eq!(t.ifa_ifwithaddr(q).map(|a| a.ifindex()), want);
+                        // ifa_ifwithnet: longest prefix, first added on ties.
+                        let mut best: Option<&Entry> = None;
+                        for e in model.iter().filter(|e| e.addr.family() == fam) {
+                            if contains(e, &q) && best.is_none_or(|b| e.net.prefix_len() > b.net.prefix_len()) {
+                                best = Some(e);
+                            }
+                        }
+                        let got = t.ifa_ifwithnet(q).map(|a| (a.ifindex(), a.addr()));
+                        prop_assert_eq!(got, best.map(|e| (e.ifx, e.addr)));
+                        // ifaof_ifpforaddr on each interface.
+                        for ifx in 1..=3 {
+                            let i = idx(ifx);
+                            let mine: Vec<&Entry> = model.iter().filter(|e| e.ifx == i && e.addr.family() == fam).collect();
+                            let want = mine.iter().find(|e| e.addr == q).or_else(|| {
+                                let mut best: Option<&&Entry> = None;
+                                for e in &mine {
+                                    if contains(e, &q) && best.is_none_or(|b| e.net.prefix_len() > b.net.prefix_len()) {
+                                        best = Some(e);
+                                    }
+                                }
+                                best
+                            }).or(mine.first()).map(|e| e.addr);
+                            prop_assert_eq!(t.ifaof_ifpforaddr(q, i).map(|a| a.addr()), want);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
