@@ -1,5 +1,5 @@
 //! Change notifications: NetBSD's routing-socket messages `RTM_IFANNOUNCE`,
-//! `RTM_IFINFO`, `RTM_NEWADDR` and `RTM_DELADDR` (`rt_ifannouncemsg`, `rt_ifmsg`,
+//! `RTM_IFINFO`, `RTM_NEWADDR`, `RTM_CHGADDR` and `RTM_DELADDR` (`rt_ifannouncemsg`, `rt_ifmsg`,
 //! `rt_newaddrmsg` of sys/net/rtsock.c) as typed events on a subscriber list.
 //!
 //! Each subscriber has a bounded queue. A writer never blocks on a slow subscriber: an
@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use crate::addr::IfIndex;
 
-use super::{IfFlags, IfaAddr};
+use super::{IfFlags, IfaAddr, In6Flags};
 
 /// `ifan_what` of `RTM_IFANNOUNCE`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,6 +57,16 @@ pub enum Event {
         addr: IfaAddr,
         /// Its prefix length.
         prefix_len: u8,
+    },
+    /// `RTM_CHGADDR`: an address's IPv6 flags changed (DAD finished or failed, the
+    /// preferred lifetime ran out or was refreshed).
+    ChgAddr {
+        /// The interface.
+        index: IfIndex,
+        /// The address.
+        addr: IfaAddr,
+        /// The flags after the change.
+        flags: In6Flags,
     },
     /// `RTM_DELADDR`: an address was removed (explicitly, by expiry or by detach).
     DelAddr {

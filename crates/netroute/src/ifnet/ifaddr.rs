@@ -277,14 +277,18 @@ impl IfAddr {
         In6Flags::from_bits_retain(self.flags6.load(Ordering::Acquire))
     }
 
-    pub(crate) fn update_flags6(&self, set: In6Flags, clear: In6Flags) -> In6Flags {
+    /// Applies the change; returns `(old, new)`.
+    pub(crate) fn update_flags6(&self, set: In6Flags, clear: In6Flags) -> (In6Flags, In6Flags) {
         let old = self
             .flags6
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |f| {
                 Some((f & !clear.bits()) | set.bits())
             })
             .unwrap_or_else(|f| f);
-        In6Flags::from_bits_retain((old & !clear.bits()) | set.bits())
+        (
+            In6Flags::from_bits_retain(old),
+            In6Flags::from_bits_retain((old & !clear.bits()) | set.bits()),
+        )
     }
 
     /// Restarts the lifetimes from `now` (a router advertisement refreshing a prefix).

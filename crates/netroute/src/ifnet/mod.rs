@@ -2,7 +2,7 @@
 //! `ifindex2ifnet` and the `if_get*` API of sys/net/if.c, `struct ifaddr` /
 //! `in_ifaddr` / `in6_ifaddr` with their lists and hashes (sys/netinet/in.c,
 //! sys/netinet6/in6.c), `ip_moptions`/`ip6_moptions`, and the `RTM_IFANNOUNCE` /
-//! `RTM_IFINFO` / `RTM_NEWADDR` / `RTM_DELADDR` messages of sys/net/rtsock.c.
+//! `RTM_IFINFO` / `RTM_NEWADDR` / `RTM_CHGADDR` / `RTM_DELADDR` messages of sys/net/rtsock.c.
 //!
 //! # Protection (design §3)
 //!

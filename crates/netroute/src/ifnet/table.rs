@@ -995,7 +995,8 @@ impl IfTable {
     }
 
     /// Sets and clears IPv6 address flags in place (DAD completion clears `TENTATIVE`,
-    /// a duplicate sets `DUPLICATED`, ...). Returns the new flags.
+    /// a duplicate sets `DUPLICATED`, ...). Returns the new flags; emits `ChgAddr` if
+    /// they changed.
     ///
     /// Errors: [`IfError::NoSuchAddress`]; [`IfError::BadPrefix`] for an IPv4 address.
     pub fn set_addr_flags(
@@ -1025,7 +1026,7 @@ impl IfTable {
                 reason: "IPv4 addresses carry no IPv6 flags".into(),
             });
         }
-        Ok(a.update_flags6(set, clear))
+        Ok(self.change_flags6(a, set, clear))
     }
 
     /// Restarts the lifetimes of `addr` on `index` from now (`in6_update_ifa` on an
@@ -1065,14 +1066,14 @@ impl IfTable {
         }
         a.set_lifetime(lifetime, self.clock.now());
         if lifetime.preferred != Some(std::time::Duration::ZERO) {
-            a.update_flags6(In6Flags::empty(), In6Flags::DEPRECATED);
+            self.change_flags6(a, In6Flags::empty(), In6Flags::DEPRECATED);
         }
         Ok(())
     }
 
     /// The lifetime pass of `nd6_timer`: removes every address whose valid lifetime has
     /// run out (waiting for their references, emitting `DelAddr`) and flags `DEPRECATED`
-    /// those whose preferred lifetime has.
+    /// those whose preferred lifetime has (emitting `ChgAddr`).
     pub fn expire(&self) -> ExpireReport {
         let now = self.clock.now();
         let mut report = ExpireReport::default();
@@ -1090,7 +1091,7 @@ impl IfTable {
             } else if a.preferred_remaining(now) == Some(std::time::Duration::ZERO)
                 && !a.flags6().contains(In6Flags::DEPRECATED)
             {
-                a.update_flags6(In6Flags::DEPRECATED, In6Flags::empty());
+                self.change_flags6(&a, In6Flags::DEPRECATED, In6Flags::empty());
                 report.deprecated.push((a.ifindex, a.addr));
             }
         }
@@ -1103,6 +1104,20 @@ impl IfTable {
         report.removed.sort();
         report.deprecated.sort();
         report
+    }
+
+    /// Changes an address's IPv6 flags (writer lock held) and emits `ChgAddr` if they
+    /// changed.
+    fn change_flags6(&self, a: &IfAddr, set: In6Flags, clear: In6Flags) -> In6Flags {
+        let (old, new) = a.update_flags6(set, clear);
+        if old != new {
+            self.events.publish(Event::ChgAddr {
+                index: a.ifindex,
+                addr: a.addr,
+                flags: new,
+            });
+        }
+        new
     }
 
     /// Marks address `id` removed, drops it from the master index and empties its slot.

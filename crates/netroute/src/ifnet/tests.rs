@@ -700,11 +700,23 @@ fn ipv6_flags_and_lifetimes_with_fake_clock() {
     drop(r2);
     assert_eq!(
         events(&mut sub),
-        vec![Event::DelAddr {
-            index: a,
-            addr: k1,
-            prefix_len: 64
-        }]
+        vec![
+            Event::ChgAddr {
+                index: a,
+                addr: k1,
+                flags: In6Flags::AUTOCONF
+            },
+            Event::ChgAddr {
+                index: a,
+                addr: k1,
+                flags: In6Flags::AUTOCONF | In6Flags::DEPRECATED
+            },
+            Event::DelAddr {
+                index: a,
+                addr: k1,
+                prefix_len: 64
+            }
+        ]
     );
     // Flags on an IPv4 address or a missing one.
     t.add_addr(a, AddrSpec::new([192, 0, 2, 1], 24)).unwrap();
