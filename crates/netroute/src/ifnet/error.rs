@@ -79,13 +79,15 @@ pub enum IfError {
         /// The interface looked at.
         index: u32,
     },
-    /// The address is not inside its own prefix, or the prefix length is out of range.
-    #[error("bad prefix for {addr}: {reason}")]
-    BadPrefix {
-        /// The address.
+    /// An IPv6-only property (address flags, finite lifetimes) was given for an IPv4
+    /// address. (A prefix length beyond the family's width is
+    /// [`IfError::Addr`]`(`[`AddrError::PrefixLenTooLong`]`)`.)
+    #[error("{what} apply only to IPv6 addresses, not to {addr}")]
+    Ipv6Only {
+        /// The IPv4 address.
         addr: IpAddr,
-        /// What is wrong.
-        reason: String,
+        /// What was given: "IPv6 flags" or "finite lifetimes".
+        what: &'static str,
     },
     /// A destination or broadcast address of another family than the address, or a
     /// broadcast address on an IPv6 address / a point-to-point destination on an

@@ -893,7 +893,7 @@ impl IfTable {
     /// width, an unspecified/multicast address, a zone that is not the interface's
     /// (`ZoneMismatch`) or `::1` off a loopback interface; [`IfError::BadCompanion`] for
     /// a destination of another family or on a non-`POINTOPOINT` interface, a broadcast
-    /// address on IPv6 or a non-`BROADCAST` interface; [`IfError::BadPrefix`] for IPv6
+    /// address on IPv6 or a non-`BROADCAST` interface; [`IfError::Ipv6Only`] for IPv6
     /// flags or finite lifetimes on an IPv4 address; [`IfError::BadLifetime`];
     /// [`IfError::AddressExists`] if the interface already has it;
     /// [`IfError::TableFull`]. Emits `NewAddr`.
@@ -998,7 +998,7 @@ impl IfTable {
     /// a duplicate sets `DUPLICATED`, ...). Returns the new flags; emits `ChgAddr` if
     /// they changed.
     ///
-    /// Errors: [`IfError::NoSuchAddress`]; [`IfError::BadPrefix`] for an IPv4 address.
+    /// Errors: [`IfError::NoSuchAddress`]; [`IfError::Ipv6Only`] for an IPv4 address.
     pub fn set_addr_flags(
         &self,
         index: IfIndex,
@@ -1021,9 +1021,9 @@ impl IfTable {
                 index: index.get(),
             })?;
         if a.family() != Family::Inet6 {
-            return Err(IfError::BadPrefix {
+            return Err(IfError::Ipv6Only {
                 addr: a.ip(),
-                reason: "IPv4 addresses carry no IPv6 flags".into(),
+                what: "IPv6 flags",
             });
         }
         Ok(self.change_flags6(a, set, clear))
@@ -1033,7 +1033,7 @@ impl IfTable {
     /// existing address, as a router advertisement refreshing its prefix does); clears
     /// `DEPRECATED` if the new preferred lifetime is not zero.
     ///
-    /// Errors: [`IfError::NoSuchAddress`]; [`IfError::BadLifetime`]; [`IfError::BadPrefix`]
+    /// Errors: [`IfError::NoSuchAddress`]; [`IfError::BadLifetime`]; [`IfError::Ipv6Only`]
     /// for finite lifetimes on an IPv4 address. Nothing changes on error.
     pub fn set_lifetime(
         &self,
@@ -1059,9 +1059,9 @@ impl IfTable {
                 index: index.get(),
             })?;
         if a.family() == Family::Inet && lifetime != super::Lifetime::INFINITE {
-            return Err(IfError::BadPrefix {
+            return Err(IfError::Ipv6Only {
                 addr: a.ip(),
-                reason: "finite lifetimes on an IPv4 address".into(),
+                what: "finite lifetimes",
             });
         }
         a.set_lifetime(lifetime, self.clock.now());
@@ -1234,16 +1234,16 @@ fn check_spec(spec: &AddrSpec, flags: IfFlags, zones: &ScopeZones) -> Result<Che
     };
     match spec.addr {
         IpAddr::V4(a) => {
-            if !spec.flags6.is_empty() || spec.lifetime != super::Lifetime::INFINITE {
-                return Err(IfError::BadPrefix {
+            if !spec.flags6.is_empty() {
+                return Err(IfError::Ipv6Only {
                     addr: spec.addr,
-                    reason: "IPv6 flags or finite lifetimes on an IPv4 address".into(),
+                    what: "IPv6 flags",
                 });
             }
-            if spec.zone.is_some() {
-                return Err(IfError::BadPrefix {
+            if spec.lifetime != super::Lifetime::INFINITE {
+                return Err(IfError::Ipv6Only {
                     addr: spec.addr,
-                    reason: "a zone on an IPv4 address".into(),
+                    what: "finite lifetimes",
                 });
             }
             let prefix = Ipv4Net::new_truncating(a, spec.prefix_len)?;

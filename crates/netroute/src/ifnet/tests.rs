@@ -531,7 +531,7 @@ fn addr_bad_input_v4() {
             a,
             AddrSpec::new([192, 0, 2, 1], 24).with_flags(In6Flags::TENTATIVE)
         ),
-        Err(IfError::BadPrefix { .. })
+        Err(IfError::Ipv6Only { .. })
     ));
     assert_eq!(t.addr_count(), 0);
 }
@@ -727,7 +727,7 @@ fn ipv6_flags_and_lifetimes_with_fake_clock() {
             In6Flags::DEPRECATED,
             In6Flags::empty()
         ),
-        Err(IfError::BadPrefix { .. })
+        Err(IfError::Ipv6Only { .. })
     ));
     assert!(matches!(
         t.set_addr_flags(a, k1, In6Flags::DEPRECATED, In6Flags::empty()),
@@ -876,7 +876,7 @@ fn set_lifetime_refreshes_and_refuses_bad_input() {
     let k4 = t.add_addr(a, AddrSpec::new([192, 0, 2, 1], 24)).unwrap();
     assert!(matches!(
         t.set_lifetime(a, k4, short),
-        Err(IfError::BadPrefix { .. })
+        Err(IfError::Ipv6Only { .. })
     ));
     t.set_lifetime(a, k4, Lifetime::INFINITE).unwrap();
     assert_eq!(
@@ -1033,5 +1033,51 @@ mod differential {
                 }
             }
         }
+    }
+}
+
+#[test]
+fn error_messages_name_the_input() {
+    let k = IfaAddr::V4(Ipv4Addr::new(192, 0, 2, 1));
+    let table: Vec<(IfError, &str)> = vec![
+        (
+            IfError::DuplicateName {
+                name: "eth0".into(),
+            },
+            "an interface named \"eth0\" already exists",
+        ),
+        (
+            IfError::NoSuchIndex { index: 7 },
+            "no interface with index 7",
+        ),
+        (
+            IfError::InterfaceGone { index: 3 },
+            "the interface with index 3 is gone",
+        ),
+        (
+            IfError::TableFull {
+                what: "interfaces",
+                max: 4,
+            },
+            "the table is full (4 interfaces)",
+        ),
+        (
+            IfError::AddressExists { addr: k, index: 2 },
+            "192.0.2.1 already exists on interface 2",
+        ),
+        (
+            IfError::Ipv6Only {
+                addr: k.ip(),
+                what: "IPv6 flags",
+            },
+            "IPv6 flags apply only to IPv6 addresses, not to 192.0.2.1",
+        ),
+        (
+            IfError::Addr(AddrError::LoopbackOnNonLoopback),
+            "::1 can only belong to a loopback interface",
+        ),
+    ];
+    for (e, want) in table {
+        assert_eq!(e.to_string(), want);
     }
 }
