@@ -90,6 +90,11 @@ fn ifnet_stress() {
     let highest_n = AtomicU64::new(0);
     let lookups = AtomicU64::new(0);
     let hits = AtomicU64::new(0);
+    let hook_calls = Arc::new(AtomicU64::new(0));
+    let hc = hook_calls.clone();
+    table.set_route_hook(Arc::new(move |_: IfIndex| {
+        hc.fetch_add(1, Ordering::SeqCst);
+    }));
     let mut all_events = table.subscribe(1 << 20);
     let mut slow = table.subscribe(8);
     let fault = |what: &str| {
@@ -303,6 +308,11 @@ fn ifnet_stress() {
     );
     assert_eq!(faults.load(Ordering::SeqCst), 0, "faults");
     assert!(detaches > 0, "the writer never detached");
+    assert_eq!(
+        hook_calls.load(Ordering::SeqCst),
+        detaches,
+        "one route hook call per detach"
+    );
     assert!(max_detach < DETACH_BOUND, "a detach took {max_detach:?}");
     assert_eq!(
         slow_seen.0, published,

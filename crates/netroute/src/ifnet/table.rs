@@ -167,7 +167,9 @@ impl std::fmt::Debug for Ifnet {
 ///
 /// Called by [`IfTable::detach`] after the interface's addresses were purged and before
 /// it is unlinked, without any table lock held, so it may look interfaces and addresses
-/// up. It must not call the table's writer methods for the same interface.
+/// up. It must not call the table's writer methods for the same interface. A panic in
+/// the hook propagates out of `detach`, leaving the interface deactivated (invisible) and
+/// its index unused for good.
 pub trait RouteHook: Send + Sync {
     /// Deletes the routes whose interface is `index`.
     fn delete_routes_through(&self, index: IfIndex);
