@@ -245,6 +245,10 @@ impl Domain {
             if let Some(e) = reg.0.iter().find(|e| e.domain_id == self.id) {
                 return NonNull::from(&*e.record);
             }
+            // Forget registrations of dropped domains, so a long-lived thread that sees many
+            // short-lived domains does not accumulate records.
+            reg.0
+                .retain(|e| !e.record.orphaned.load(std::sync::atomic::Ordering::Relaxed));
             let record = self.claim_record();
             let p = NonNull::from(&*record);
             reg.0.push(TlsEntry {
@@ -272,11 +276,14 @@ impl Domain {
     /// Claims a free record of this domain or adds a new one.
     fn claim_record(&self) -> Arc<Record> {
         let token = thread_token();
-        for rec in self.records() {
+        for p in self.record_ptrs() {
+            // SAFETY: records in the list are freed only when the domain is dropped.
+            let rec = unsafe { &*p };
             if rec.try_claim() {
                 rec.adopt(token);
-                // SAFETY: `rec` is in our list, which owns one Arc count for it.
-                return unsafe { arc_from_list(rec) };
+                // SAFETY: `p` is the pointer the list got from `Arc::into_raw`, and the list
+                // still owns that count.
+                return unsafe { arc_from_list(p) };
             }
         }
         let rec = Arc::new(Record::new());
@@ -300,18 +307,26 @@ impl Domain {
         rec
     }
 
-    /// Iterates over every record ever registered.
-    pub(crate) fn records(&self) -> impl Iterator<Item = &Record> {
+    /// Iterates over every record ever registered, as the list's own pointers (which keep
+    /// the provenance of the `Arc` allocation).
+    fn record_ptrs(&self) -> impl Iterator<Item = *const Record> + '_ {
         let mut p = self.head.load(Ordering::Acquire);
         std::iter::from_fn(move || {
             if p.is_null() {
                 return None;
             }
+            let cur = p;
             // SAFETY: records in the list are freed only when the domain is dropped.
-            let r = unsafe { &*p };
-            p = r.next.load(Ordering::Acquire);
-            Some(r)
+            p = unsafe { &*cur }.next.load(Ordering::Acquire);
+            Some(cur as *const Record)
         })
+    }
+
+    /// Iterates over every record ever registered.
+    pub(crate) fn records(&self) -> impl Iterator<Item = &Record> {
+        // SAFETY: records in the list are freed only when the domain is dropped, and the
+        // references borrow the domain.
+        self.record_ptrs().map(|p| unsafe { &*p })
     }
 
     /// Waits for every read section open at the call to close (`pserialize_perform`).
@@ -573,17 +588,19 @@ impl Drop for Domain {
         while !p.is_null() {
             // SAFETY: each list node carries one Arc count, created by `Arc::into_raw`.
             let rec = unsafe { Arc::from_raw(p as *const Record) };
+            rec.orphaned
+                .store(true, std::sync::atomic::Ordering::Relaxed);
             p = rec.next.load(Ordering::Relaxed);
         }
     }
 }
 
-/// Turns a record reference from the list into a new `Arc`.
+/// Turns a record pointer from the list into a new `Arc`.
 ///
 /// # Safety
-/// `rec` must be a record of some domain's list, which holds an `Arc` count for it.
-unsafe fn arc_from_list(rec: &Record) -> Arc<Record> {
-    let p = rec as *const Record;
+/// `p` must be a pointer of some domain's list (from `Arc::into_raw`), which holds an
+/// `Arc` count for it.
+unsafe fn arc_from_list(p: *const Record) -> Arc<Record> {
     // SAFETY: by the contract, `p` came from `Arc::into_raw` and that count is still held.
     unsafe { Arc::increment_strong_count(p) };
     // SAFETY: the count taken just above is the one the new Arc owns.
@@ -609,11 +626,7 @@ impl<'d> ReadGuard<'d> {
         r.nest.store(n + 1, Ordering::Relaxed);
         if n == 0 {
             let e = domain.epoch.load(Ordering::Acquire);
-            #[cfg(psref_mutation = "relaxed_enter")]
-            r.active.store(e | 1, Ordering::Relaxed);
-            #[cfg(not(psref_mutation = "relaxed_enter"))]
-            r.active.store(e | 1, Ordering::Release);
-            barrier::reader_fence();
+            barrier::announce(&r.active, e | 1);
         }
         ReadGuard { domain, rec }
     }

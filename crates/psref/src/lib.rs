@@ -60,6 +60,43 @@
 //!   destroy protocol; the remaining misuse (synchronize inside a section, destroying what
 //!   you hold) panics instead of deadlocking.
 //!
+//! # Misuse that does not compile
+//!
+//! A reference cannot move to another thread (it lives in that thread's table):
+//! ```compile_fail
+//! # use psref::{Domain, Slot};
+//! let d = Domain::new();
+//! let s = Slot::new(1u32, &d);
+//! let r = d.with_read(|g| s.load(g).unwrap().acquire());
+//! std::thread::scope(|sc| { sc.spawn(move || drop(r)); });
+//! ```
+//! Neither can a read section:
+//! ```compile_fail
+//! # use psref::Domain;
+//! let d = Domain::new();
+//! let g = d.read();
+//! std::thread::scope(|sc| { sc.spawn(move || drop(g)); });
+//! ```
+//! An object found in a section cannot be used after the section without a reference:
+//! ```compile_fail
+//! # use psref::{Domain, Slot};
+//! let d = Domain::new();
+//! let s = Slot::new(1u32, &d);
+//! let found = { let g = d.read(); s.load(&g).unwrap() };
+//! println!("{}", *found);
+//! ```
+//! A reference cannot outlive the slot it came from (dropping a slot frees its object):
+//! ```compile_fail
+//! # use psref::{Domain, Slot};
+//! let d = Domain::new();
+//! let r = {
+//!     let s = Slot::new(1u32, &d);
+//!     d.with_read(|g| s.load(g).unwrap().acquire())
+//! };
+//! println!("{}", *r);
+//! ```
+//! Acquiring needs an object found inside a section: there is no other way to get one.
+//!
 //! # Checked by
 //!
 //! loom models of every protocol (`tests/loom.rs`, fallback fences; mutations selected with

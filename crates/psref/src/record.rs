@@ -83,6 +83,8 @@ pub(crate) struct Record {
     pub(crate) owner_name: std::sync::Mutex<String>,
     /// Next record of the domain's list; set once before the record is published.
     pub(crate) next: AtomicPtr<Record>,
+    /// Set when the domain is dropped, so threads can forget their registration.
+    pub(crate) orphaned: std::sync::atomic::AtomicBool,
 }
 
 impl Record {
@@ -97,6 +99,7 @@ impl Record {
             owner_token: AtomicU64::new(0),
             owner_name: std::sync::Mutex::new(String::new()),
             next: AtomicPtr::new(ptr::null_mut()),
+            orphaned: std::sync::atomic::AtomicBool::new(false),
         }
     }
 

@@ -197,3 +197,36 @@ fn canary_stress() {
     assert!(destroys > 0);
     assert!(max < Duration::from_secs(5), "a destroy took {max:?}");
 }
+
+/// Readers that keep entering and leaving sections back to back, on every core, do not
+/// starve a writer: each synchronize waits only for sections open at its call.
+#[test]
+fn busy_readers_do_not_starve_synchronize() {
+    let d = Arc::new(Domain::new());
+    let stop = Arc::new(AtomicBool::new(false));
+    let readers: Vec<_> = (0..3)
+        .map(|_| {
+            let (d, stop) = (d.clone(), stop.clone());
+            thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    let _g = d.read();
+                    std::hint::spin_loop();
+                }
+            })
+        })
+        .collect();
+    let rounds = if cfg!(miri) { 5 } else { 500 };
+    let t0 = Instant::now();
+    for _ in 0..rounds {
+        d.synchronize();
+    }
+    let took = t0.elapsed();
+    stop.store(true, Ordering::Relaxed);
+    for r in readers {
+        r.join().unwrap();
+    }
+    assert!(
+        took < Duration::from_secs(20),
+        "{rounds} synchronizes took {took:?}"
+    );
+}
