@@ -46,7 +46,11 @@
 //!   by the writer on every address change. Readers do one pointer load and one hash
 //!   probe; writers pay a copy and a synchronize, which is fine for rare changes.
 //!   Address objects live in their own slots (an arena of chunked slots) so each can be
-//!   referenced and drained on its own.
+//!   referenced and drained on its own. [`Ifnet`] therefore holds no address list: the
+//!   per-interface lists (`if_addrlist`) are part of the snapshot
+//!   ([`IfTable::addrs_of`]), so adding an address never replaces the interface object.
+//!   (A `Slot` nested inside a protected object could only hand out references bounded
+//!   by the outer borrow, another reason for the flat arena.)
 //! * **Duplicate addresses**: the same address may be on several interfaces (NetBSD
 //!   allows it for point-to-point links); on one interface it is
 //!   [`IfError::AddressExists`].
