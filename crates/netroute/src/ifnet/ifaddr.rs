@@ -392,6 +392,13 @@ impl IfAddrRef<'_> {
     }
 }
 
+impl<'a> From<PsRef<'a, Arc<IfAddr>>> for IfAddrRef<'a> {
+    /// Wraps a reference taken from [`IfTable::addrs_in`](super::IfTable::addrs_in).
+    fn from(r: PsRef<'a, Arc<IfAddr>>) -> Self {
+        Self(r)
+    }
+}
+
 impl Clone for IfAddrRef<'_> {
     /// `psref_copy`.
     fn clone(&self) -> Self {

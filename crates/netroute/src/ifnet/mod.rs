@@ -20,7 +20,9 @@
 //! | [`IfTable::set_flags`], [`IfTable::set_mtu`] | `if_up`/`if_down`/`SIOCSIFFLAGS`, `SIOCSIFMTU` |
 //! | [`IfTable::add_addr`] / [`IfTable::remove_addr`] | `SIOCAIFADDR(_IN6)` / `in_purgeaddr`, `in6_purgeaddr`, `ifa_remove` |
 //! | [`IfTable::ifa_ifwithaddr`], [`IfTable::ifa_ifwithdstaddr`], [`IfTable::ifa_ifwithnet`], [`IfTable::ifaof_ifpforaddr`] | the same names, `_psref` variants |
-//! | [`IfTable::addr_on`], [`IfTable::first_addr`], [`IfTable::addrs_of`] | `in6ifa_ifpwithaddr`, `in_get_ia_on_iface`, `in_get_ia_from_ifp`, `IFADDR_READER_FOREACH` |
+//! | [`IfTable::addr_on`], [`IfTable::first_addr`], [`IfTable::addrs_of`], [`IfTable::link_local_of`] | `in6ifa_ifpwithaddr`, `in_get_ia_on_iface`, `in_get_ia_from_ifp`, `in6ifa_ifpforlinklocal` |
+//! | [`IfTable::addrs_in`], [`IfTable::addrs_of_in`] | `IN_ADDRLIST_READER_FOREACH`, `IN6_ADDRLIST_READER_FOREACH`, `IFADDR_READER_FOREACH` (in the caller's section) |
+//! | [`IfTable::is_local_subnet`] | `in_localaddr`, `in6_localaddr` |
 //! | [`IfAddrRef`] / `Arc<IfAddr>` | `ifa_acquire`+`ifa_release` / `ifaref`+`ifafree` |
 //! | [`IfTable::expire`] | the lifetime part of `nd6_timer` |
 //! | [`MulticastOptions`] | `ip_moptions`, `ip6_moptions` (interface, TTL/hop limit, loop) |

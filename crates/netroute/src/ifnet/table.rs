@@ -863,6 +863,42 @@ impl IfTable {
         })
     }
 
+    /// `IN_ADDRLIST_READER_FOREACH` / `IN6_ADDRLIST_READER_FOREACH`: every address of
+    /// `family` (all interfaces, insertion order) inside the caller's read section, for
+    /// walks such as source address selection. Turn one into a reference with
+    /// [`Shared::acquire`] and [`IfAddrRef::from`].
+    ///
+    /// # Panics
+    /// If `guard` is a section of another domain than the table's (psref's check).
+    pub fn addrs_in<'a, 'g>(
+        &'a self,
+        guard: &'g ReadGuard<'a>,
+        family: Family,
+    ) -> impl Iterator<Item = Shared<'g, 'a, Arc<IfAddr>>> {
+        let ids: &'g [u32] = self.addr_index(guard).map_or(&[], |i| i.family(family));
+        ids.iter().filter_map(move |&id| self.load_addr(guard, id))
+    }
+
+    /// `IFADDR_READER_FOREACH(ifa, ifp)`: the addresses of interface `index` (of
+    /// `family`, or all), in insertion order, inside the caller's read section.
+    ///
+    /// # Panics
+    /// If `guard` is a section of another domain than the table's (psref's check).
+    pub fn addrs_of_in<'a, 'g>(
+        &'a self,
+        guard: &'g ReadGuard<'a>,
+        index: IfIndex,
+        family: Option<Family>,
+    ) -> impl Iterator<Item = Shared<'g, 'a, Arc<IfAddr>>> {
+        let ids: &'g [u32] = self
+            .addr_index(guard)
+            .and_then(|i| i.by_if.get(&index))
+            .map_or(&[], |v| v.as_slice());
+        ids.iter()
+            .filter_map(move |&id| self.load_addr(guard, id))
+            .filter(move |a| family.is_none_or(|f| a.family() == f))
+    }
+
     /// The addresses of interface `index` (of `family`, or all), in insertion order, as
     /// passive references (`IFADDR_READER_FOREACH` + `ifa_acquire`).
     pub fn addrs_of(&self, index: IfIndex, family: Option<Family>) -> Vec<IfAddrRef<'_>> {

@@ -1081,3 +1081,34 @@ fn error_messages_name_the_input() {
         assert_eq!(e.to_string(), want);
     }
 }
+
+#[test]
+fn walks_inside_a_callers_read_section() {
+    let t = table();
+    let a = t.attach(eth("eth0")).unwrap();
+    let b = t.attach(eth("eth1")).unwrap();
+    t.add_addr(a, AddrSpec::new([192, 0, 2, 1], 24)).unwrap();
+    t.add_addr(b, AddrSpec::new([198, 51, 100, 1], 24)).unwrap();
+    t.add_addr(
+        b,
+        AddrSpec::new("2001:db8::1".parse::<Ipv6Addr>().unwrap(), 64),
+    )
+    .unwrap();
+    let held: IfAddrRef<'_> = {
+        let g = t.domain().read();
+        let v4: Vec<IfIndex> = t.addrs_in(&g, Family::Inet).map(|a| a.ifindex()).collect();
+        assert_eq!(v4, vec![a, b]);
+        assert_eq!(t.addrs_in(&g, Family::Inet6).count(), 1);
+        assert_eq!(t.addrs_of_in(&g, b, None).count(), 2);
+        assert_eq!(t.addrs_of_in(&g, b, Some(Family::Inet6)).count(), 1);
+        assert_eq!(t.addrs_of_in(&g, idx(9), None).count(), 0);
+        // Keep one past the section.
+        let first = t.addrs_in(&g, Family::Inet6).next().unwrap();
+        IfAddrRef::from(first.acquire())
+    };
+    assert_eq!(held.ifindex(), b);
+    drop(held);
+    t.detach(b).unwrap();
+    let g = t.domain().read();
+    assert_eq!(t.addrs_in(&g, Family::Inet).count(), 1);
+}
