@@ -3,7 +3,9 @@
 //! references across yields and short sleeps, keep counted address references across
 //! iterations, and check every object's canary and its self-describing contents; one
 //! writer attaches and detaches interfaces and adds and removes addresses; one slow
-//! subscriber checks that lost events are reported, never silent.
+//! subscriber checks that lost events are reported, never silent. Readers also keep
+//! multicast options bound to an interface and resolve them on every iteration; the
+//! writer also toggles flags in place.
 //!
 //! Checks: zero faults; no reader sees an attachment again after a lookup of its index
 //! was refused; every detach completes within a bound. Duration `IFNET_STRESS_SECS`
@@ -18,7 +20,8 @@ use std::time::{Duration, Instant};
 
 use netroute::addr::{IfIndex, LinkAddr};
 use netroute::ifnet::{
-    AddrSpec, IfAddr, IfConfig, IfFlags, IfTable, IfTableConfig, IfaAddr, Notice, SystemClock,
+    AddrSpec, IfAddr, IfConfig, IfError, IfFlags, IfTable, IfTableConfig, IfaAddr,
+    MulticastOptions, Notice, SystemClock,
 };
 use netroute::psref::Domain;
 
@@ -112,7 +115,24 @@ fn ifnet_stress() {
                 let mut seen: HashMap<u32, u64> = HashMap::new();
                 let mut dead_floor: HashMap<u32, u64> = HashMap::new();
                 let mut counted: Vec<Arc<IfAddr>> = Vec::new();
+                let mut mo = MulticastOptions::new();
+                let mut mo_id = 0u64;
                 while !stop.load(Ordering::Relaxed) {
+                    // Multicast options resolve their interface on every use.
+                    match mo.interface(table) {
+                        Ok(Some(ifp)) => {
+                            if !ifp.is_intact() || ifp.attach_id() != mo_id {
+                                fault("multicast options resolved to another attachment");
+                            }
+                        }
+                        Ok(None) | Err(IfError::InterfaceGone { .. }) => {
+                            let i = IfIndex::new(1 + rng.below(u64::from(MAX_IF)) as u32).unwrap();
+                            if mo.set_interface(table, i).is_ok() {
+                                mo_id = table.get_by_index(i).map_or(0, |x| x.attach_id());
+                            }
+                        }
+                        Err(e) => fault(&format!("multicast options: {e}")),
+                    }
                     lookups.fetch_add(1, Ordering::Relaxed);
                     let i = 1 + rng.below(u64::from(MAX_IF)) as u32;
                     let index = IfIndex::new(i).unwrap();
@@ -143,6 +163,7 @@ fn ifnet_stress() {
                                     fault("ifnet canary");
                                 }
                                 if ifp.index() != index
+                                    || !ifp.flags().contains(IfFlags::BROADCAST)
                                     || ifp.mtu() != mtu(n)
                                     || ifp.lladdr().map(|l| l.as_bytes()) != Some(&lla(n)[..])
                                 {
@@ -252,7 +273,7 @@ fn ifnet_stress() {
         let mut max_detach = Duration::ZERO;
         let start = Instant::now();
         while start.elapsed() < run {
-            match rng.below(10) {
+            match rng.below(12) {
                 0..=2 if live.len() < MAX_IF as usize - 2 => {
                     let n = next_n;
                     next_n += 1;
@@ -288,6 +309,16 @@ fn ifnet_stress() {
                     let d = t.elapsed();
                     detaches += 1;
                     max_detach = max_detach.max(d);
+                }
+                _ if !live.is_empty() => {
+                    // Flag churn: RUNNING on and off, in place.
+                    let (index, _) = live[rng.below(live.len() as u64) as usize];
+                    if rng.below(2) == 0 {
+                        table.set_flags(index, IfFlags::RUNNING, IfFlags::empty())
+                    } else {
+                        table.set_flags(index, IfFlags::empty(), IfFlags::RUNNING)
+                    }
+                    .expect("set_flags");
                 }
                 _ => std::thread::yield_now(),
             }
