@@ -128,7 +128,12 @@ fn ifnet_stress() {
                         Ok(None) | Err(IfError::InterfaceGone { .. }) => {
                             let i = IfIndex::new(1 + rng.below(u64::from(MAX_IF)) as u32).unwrap();
                             if mo.set_interface(table, i).is_ok() {
-                                mo_id = table.get_by_index(i).map_or(0, |x| x.attach_id());
+                                // The attachment it is bound to; every later
+                                // resolution must give the same one or an error.
+                                mo_id = match mo.interface(table) {
+                                    Ok(Some(x)) => x.attach_id(),
+                                    _ => 0,
+                                };
                             }
                         }
                         Err(e) => fault(&format!("multicast options: {e}")),
