@@ -333,8 +333,15 @@ fn ifnet_stress() {
         (detaches, max_detach, slow_seen)
     });
 
-    let published = all_events.drain().len() as u64;
-    assert_eq!(all_events.lost(), 0);
+    // Every published event, whether the big subscriber kept it or (in long runs) lost it.
+    let published = all_events
+        .drain()
+        .iter()
+        .map(|n| match n {
+            Notice::Event { .. } => 1,
+            Notice::Lost { count } => *count,
+        })
+        .sum::<u64>();
     eprintln!(
         "ifnet stress: {secs} s, {} lookups ({} hits), {detaches} detaches (max {max_detach:?}), \
          {published} events ({} lost by the slow subscriber)",
