@@ -98,7 +98,7 @@ fn ifnet_stress() {
     table.set_route_hook(Arc::new(move |_: IfIndex| {
         hc.fetch_add(1, Ordering::SeqCst);
     }));
-    let mut all_events = table.subscribe(1 << 20);
+    let mut all_events = table.subscribe(1 << 14);
     let mut slow = table.subscribe(8);
     let fault = |what: &str| {
         eprintln!("fault: {what}");
