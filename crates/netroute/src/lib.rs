@@ -15,5 +15,6 @@
 #![deny(unsafe_code)]
 
 pub mod addr;
+pub mod ifnet;
 
 pub use psref;
