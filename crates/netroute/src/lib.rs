@@ -14,4 +14,6 @@
 //! other.
 #![deny(unsafe_code)]
 
+pub mod timewait;
+
 pub use psref;
