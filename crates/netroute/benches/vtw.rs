@@ -1,1 +1,2 @@
+//! VTW benchmark (placeholder).
 fn main() {}

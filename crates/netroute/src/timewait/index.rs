@@ -2,8 +2,10 @@
 //! `vtw_lookup_hash_v4`) rebuilt as open addressing over one-cache-line buckets.
 //!
 //! A bucket is exactly 64 bytes: 16 one-byte tags (8 bits of the keyed hash, 0 = empty),
-//! 16 entry indices of 22 bits each packed into 44 bytes, a 16-bit overflow count and 16
-//! spare bits. A lookup compares the search tag against all 16 tags with two word-wide
+//! 16 entry indices of 22 bits each packed into 44 bytes, a 16-bit overflow count and a
+//! 16-bit overflow filter (one bit, chosen by 4 hash bits, per entry that passed over the
+//! bucket; cleared when the count returns to 0), so most misses stop at a bucket that
+//! overflowed for other keys without reading the next one. A lookup compares the search tag against all 16 tags with two word-wide
 //! (SWAR) byte compares and dereferences an arena entry only for a matching tag, so a miss
 //! usually touches one cache line and no entry (NetBSD: "15 data elements can be searched
 //! with one cache line fill").
@@ -38,6 +40,8 @@ const IDX_MASK: u32 = (1 << IDX_BITS) - 1;
 const IDX_OFF: usize = 16;
 /// Byte offset of the overflow count.
 const OVF_OFF: usize = 60;
+/// Byte offset of the 16-bit overflow filter.
+const FILTER_OFF: usize = 62;
 /// Slot occupancy the index is sized for when the whole arena is live.
 const MAX_LOAD: f64 = 0.9;
 
@@ -114,6 +118,16 @@ impl Bucket {
     fn set_overflow(&mut self, v: u16) {
         self.bytes[OVF_OFF..OVF_OFF + 2].copy_from_slice(&v.to_le_bytes());
     }
+
+    #[inline]
+    fn filter(&self) -> u16 {
+        u16::from_le_bytes([self.bytes[FILTER_OFF], self.bytes[FILTER_OFF + 1]])
+    }
+
+    #[inline]
+    fn set_filter(&mut self, v: u16) {
+        self.bytes[FILTER_OFF..FILTER_OFF + 2].copy_from_slice(&v.to_le_bytes());
+    }
 }
 
 /// Exact per-byte "is zero" mask, one bit per byte (bit i = byte i).
@@ -151,6 +165,13 @@ pub(crate) struct TagIndex {
     n: u32,
 }
 
+/// The overflow-filter bit of a hash: taken from the low bits, which barely influence
+/// the home bucket (chosen by the high bits of the low word) and not at all the step or tag.
+#[inline]
+fn filter_bit(h: u64) -> u16 {
+    1 << (h & 15)
+}
+
 /// Splits a 64-bit hash into (home bucket, probe step, tag).
 #[inline]
 fn split(h: u64, n: u32) -> (u32, u32, u8) {
@@ -176,7 +197,7 @@ fn is_prime(x: u64) -> bool {
     }
     let mut d = 2;
     while d * d <= x {
-        if x % d == 0 {
+        if x.is_multiple_of(d) {
             return false;
         }
         d += 1;
@@ -218,6 +239,7 @@ impl TagIndex {
         mut is_match: impl FnMut(u32) -> bool,
     ) -> Option<(Pos, u32)> {
         let (mut b, step, tag) = split(h, self.n);
+        let fbit = filter_bit(h);
         for _ in 0..self.n {
             let bucket = &self.buckets[b as usize];
             probe.buckets += 1;
@@ -240,7 +262,7 @@ impl TagIndex {
                 }
                 probe.losing += 1;
             }
-            if bucket.overflow() == 0 {
+            if bucket.overflow() == 0 || bucket.filter() & fbit == 0 {
                 return None;
             }
             b = next(b, step, self.n);
@@ -273,6 +295,7 @@ impl TagIndex {
                     if o != u16::MAX {
                         bk.set_overflow(o + 1);
                     }
+                    bk.set_filter(bk.filter() | filter_bit(h));
                     c = next(c, step, self.n);
                 }
                 return Some(Pos {
@@ -296,6 +319,9 @@ impl TagIndex {
             let o = bk.overflow();
             if o != u16::MAX && o != 0 {
                 bk.set_overflow(o - 1);
+                if o == 1 {
+                    bk.set_filter(0);
+                }
             }
             c = next(c, step, self.n);
             guard += 1;
@@ -376,6 +402,7 @@ mod tests {
         }
         for b in 0..n as usize {
             assert_eq!(ix.buckets[b].overflow(), 0);
+            assert_eq!(ix.buckets[b].filter(), 0);
             assert_eq!(ix.buckets[b].empty_slots(), 0xffff);
         }
     }
