@@ -270,6 +270,13 @@ impl TagIndex {
         None
     }
 
+    /// Reads one byte of `h`'s home bucket: a software prefetch without `unsafe`.
+    #[inline]
+    pub(crate) fn touch(&self, h: u64) -> u8 {
+        let (home, _, _) = split(h, self.n);
+        self.buckets[home as usize].bytes[OVF_OFF]
+    }
+
     /// Finds the slot that holds exactly entry `idx` under hash `h` (no dereference).
     pub(crate) fn find_idx(&self, h: u64, idx: u32) -> Option<Pos> {
         let mut probe = Probe::default();

@@ -400,6 +400,9 @@ impl MemoryReport {
 /// merged group takes the later time, so its entries can only expire later).
 const MARKS_CAP: usize = 1024;
 
+/// Entries whose buckets [`VtwTable::expire`] touches ahead of unlinking them.
+const EXPIRE_BATCH: u64 = 16;
+
 #[derive(Clone, Copy, Debug)]
 struct Mark {
     /// First ring position of the group.
@@ -805,12 +808,31 @@ impl<A: VtwAddr> VtwTable<A> {
                 }
                 let end = r.marks.get(1).map_or(r.head, |m| m.pos);
                 let (tail, cap, base) = (r.tail, r.cap, r.base);
-                for pos in tail..end {
-                    let slot = base + (pos % u64::from(cap)) as u32;
-                    if self.arena[slot as usize].ctx != 0 {
-                        self.unlink(slot, None);
-                        n += 1;
+                // Work in batches: first touch the home bucket of every entry of the batch
+                // (independent loads the CPU overlaps), then unlink them. Without the
+                // touch pass each unlink waits for its own cache miss in turn.
+                let mut pos = tail;
+                while pos < end {
+                    let stop = end.min(pos + EXPIRE_BATCH);
+                    let mut touched = 0u8;
+                    for p in pos..stop {
+                        let s = self.arena[(base + (p % u64::from(cap)) as u32) as usize];
+                        if s.ctx != 0 {
+                            let local = self.ctxs.get(s.ctx).local;
+                            touched ^= self
+                                .index
+                                .touch(self.hash(s.faddr, s.fport, s.lport, local));
+                        }
                     }
+                    std::hint::black_box(touched);
+                    for p in pos..stop {
+                        let slot = base + (p % u64::from(cap)) as u32;
+                        if self.arena[slot as usize].ctx != 0 {
+                            self.unlink(slot, None);
+                            n += 1;
+                        }
+                    }
+                    pos = stop;
                 }
                 let r = &mut self.rings[ci];
                 r.tail = end;
