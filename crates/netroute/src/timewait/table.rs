@@ -466,6 +466,8 @@ struct CtxTable {
     free: Vec<u16>,
     map: HashMap<Ctx, u16, FixedState>,
     cap: u16,
+    /// The context acquired last (a one-entry cache in front of `map`).
+    last: u16,
 }
 
 impl CtxTable {
@@ -477,11 +479,21 @@ impl CtxTable {
             free: Vec::with_capacity(usize::from(cap)),
             map: HashMap::with_capacity_and_hasher(usize::from(cap), FixedState::default()),
             cap,
+            last: 0,
         }
     }
 
     fn acquire(&mut self, c: Ctx) -> Option<u16> {
+        // Fast path: most consecutive inserts share a context (a server port).
+        if let Some(s) = self.slots.get_mut(usize::from(self.last))
+            && s.1 != 0
+            && s.0 == c
+        {
+            s.1 += 1;
+            return Some(self.last);
+        }
         if let Some(&id) = self.map.get(&c) {
+            self.last = id;
             self.slots[usize::from(id)].1 += 1;
             return Some(id);
         }
@@ -495,6 +507,7 @@ impl CtxTable {
             return None;
         };
         self.map.insert(c, id);
+        self.last = id;
         Some(id)
     }
 
