@@ -66,9 +66,12 @@
 //! lazily by every operation as well as by [`VtwTable::expire`], so an entry past its
 //! 2×MSL is never returned even if no tick has run.
 //!
-//! Eviction: like NetBSD, a slot freed in the middle of a ring (delete, RST kill, restart)
-//! is reused only when the ring's tail reaches it, so a class with many such holes evicts
-//! its oldest live entry a little before `live == capacity`. Every eviction is counted.
+//! Overflow: by default ([`Overflow::EvictOldest`], as NetBSD and FreeBSD) an insert into
+//! a full class evicts that class's oldest entry; [`Overflow::Refuse`] returns
+//! [`VtwError::ClassFull`] instead (Linux `tcp_max_tw_buckets`). Like NetBSD, a slot freed
+//! in the middle of a ring (delete, RST kill, restart) is reused only when the ring's tail
+//! reaches it, so a class with many such holes is "full" a little before
+//! `live == capacity`. Every eviction and refusal is counted.
 //!
 //! # Concurrency
 //!
@@ -95,7 +98,7 @@ pub use table::{
     ClassCapacities, LocalAddrId, MemoryReport, PortUser, Reused, TimeWaitInfo, Tuple, TwReuse,
     VtwAddr, VtwConfig, VtwEntry, VtwStats, VtwTable,
 };
-pub use tunables::{MslClass, PR_SLOWHZ, SYSCTL_NAMES, TCPTV_MSL_MS, Tunables};
+pub use tunables::{MslClass, Overflow, PR_SLOWHZ, SYSCTL_NAMES, TCPTV_MSL_MS, Tunables};
 
 /// Errors of the VTW table. Every error leaves the table as it was (apart from reaping
 /// expired entries and counting the event).
@@ -111,6 +114,10 @@ pub enum VtwError {
     /// The class was configured with no slots.
     #[error("MSL class {0} has no capacity")]
     NoCapacity(MslClass),
+    /// The class ring is full of live entries and the overflow policy is
+    /// [`Overflow::Refuse`].
+    #[error("MSL class {0} is full")]
+    ClassFull(MslClass),
     /// Every context (distinct local address / uid / flags combination) is in use.
     #[error("all {0} entry contexts are in use")]
     ContextsExhausted(u16),

@@ -25,7 +25,7 @@ use foldhash::fast::{FixedState, FoldHasher, SeedableRandomState};
 use super::VtwError;
 use super::index::{MAX_ENTRIES, Pos, Probe, TagIndex};
 use super::segment::{self, Action, Segment, SegmentPolicy, TwState};
-use super::tunables::{MslClass, Tunables};
+use super::tunables::{MslClass, Overflow, Tunables};
 
 /// Index of one of the stack's own addresses in a table the caller keeps (its
 /// `in_ifaddr`/`in6_ifaddr` list). The VTW table stores this instead of the 4 or 16 byte
@@ -344,6 +344,9 @@ pub struct VtwStats {
     pub insert_no_context: u64,
     /// Inserts refused because the class has no capacity.
     pub insert_no_room: u64,
+    /// Inserts refused because the class ring was full and the policy is
+    /// [`Overflow::Refuse`] (Linux `TCPTimeWaitOverflow`).
+    pub insert_class_full: u64,
     /// 4-tuple lookups (`look[0]`).
     pub lookups: u64,
     /// Lookups that found an entry (`hit[0]`).
@@ -867,6 +870,7 @@ impl<A: VtwAddr> VtwTable<A> {
     /// Errors, each leaving the table unchanged except for reaping and counters:
     /// [`VtwError::Disabled`] (keep the full TIME_WAIT, as NetBSD does),
     /// [`VtwError::Duplicate`], [`VtwError::BadWindowScale`], [`VtwError::NoCapacity`],
+    /// [`VtwError::ClassFull`] (only under [`Overflow::Refuse`]),
     /// [`VtwError::ContextsExhausted`], [`VtwError::IndexFull`] (unreachable by sizing).
     pub fn insert(
         &mut self,
@@ -888,6 +892,15 @@ impl<A: VtwAddr> VtwTable<A> {
         if self.rings[ci].cap == 0 {
             self.stats.insert_no_room += 1;
             return Err(VtwError::NoCapacity(class));
+        }
+        if self.tunables.overflow == Overflow::Refuse {
+            let r = &self.rings[ci];
+            if r.head - r.tail >= u64::from(r.cap)
+                && self.arena[r.slot_of(r.tail) as usize].ctx != 0
+            {
+                self.stats.insert_class_full += 1;
+                return Err(VtwError::ClassFull(class));
+            }
         }
         let h = self.hash_tuple(&t);
         if self.find(&t, h).is_some() {

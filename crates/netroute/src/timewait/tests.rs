@@ -161,6 +161,47 @@ fn eviction_is_oldest_first_and_counted<A: TestAddr>() {
     assert_eq!(t.stats().evicted, 2);
 }
 
+fn overflow_refuse_policy<A: TestAddr>() {
+    let mut t = table::<A>(2, 2, 2);
+    t.tunables_mut().overflow = Overflow::Refuse;
+    t.insert(tup(1), MslClass::Local, info(1), 0).unwrap();
+    t.insert(tup(2), MslClass::Local, info(2), 0).unwrap();
+    assert_eq!(
+        t.insert(tup(3), MslClass::Local, info(3), 0),
+        Err(VtwError::ClassFull(MslClass::Local))
+    );
+    assert_eq!(t.len(), 2);
+    assert_eq!(t.stats().insert_class_full, 1);
+    assert_eq!(t.stats().evicted, 0);
+    // A hole at the tail is not "full".
+    t.remove(&tup::<A>(1), 0).unwrap();
+    assert_eq!(t.insert(tup(3), MslClass::Local, info(3), 0), Ok(false));
+}
+
+fn capacity_one_ring<A: TestAddr>() {
+    let mut t = table::<A>(0, 1, 0);
+    t.insert(tup(1), MslClass::Local, info(1), 0).unwrap();
+    // Restart (retransmitted FIN) in a one-slot ring reuses the same slot.
+    let fin = Segment {
+        flags: TcpFlags {
+            fin: true,
+            ack: true,
+            ..TcpFlags::default()
+        },
+        seq: 5000,
+        ack: 1001,
+        payload_len: 0,
+        ts: None,
+    };
+    let (act, e) = t.process_segment(&tup(1), &fin, 5_000).unwrap();
+    assert_eq!(act, Action::AckAndRestart { ts_recent: None });
+    assert_eq!(e.expires_ms, 15_000);
+    assert!(t.contains(&tup::<A>(1), 14_999));
+    assert_eq!(t.insert(tup(2), MslClass::Local, info(2), 6_000), Ok(true));
+    assert!(!t.contains(&tup::<A>(1), 6_000));
+    assert_eq!(t.len(), 1);
+}
+
 fn disable_enable_at_run_time<A: TestAddr>() {
     let mut t = table::<A>(2, 2, 2);
     t.insert(tup(1), MslClass::Remote, info(1), 0).unwrap();
@@ -435,6 +476,8 @@ both_families!(
     duplicate_and_bad_input_change_nothing,
     expiry_per_class,
     eviction_is_oldest_first_and_counted,
+    overflow_refuse_policy,
+    capacity_one_ring,
     disable_enable_at_run_time,
     truncation_off_files_under_remote,
     msl_change_applies_to_present_entries,

@@ -83,6 +83,23 @@ pub struct Tunables {
     /// ACK replies (out-of-window, PAWS, challenge) allowed per second per table; the
     /// rest are dropped and counted. NetBSD's `tcp_ackdrop_ppslim` default, 100.
     pub ack_ratelimit_pps: u32,
+    /// What an insert does when its class ring is full of live entries. Default
+    /// [`Overflow::EvictOldest`] (NetBSD VTW, FreeBSD `maxtcptw`).
+    pub overflow: Overflow,
+}
+
+/// Policy for an insert into a class whose ring is full of live entries
+/// (`timewait.md` §4.2 item 13).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Overflow {
+    /// Evict the oldest entry of the class, counted in `VtwStats::evicted` (NetBSD
+    /// `vtw_alloc` → `vtw_age(ctl, NULL)`, FreeBSD's LRU recycle).
+    #[default]
+    EvictOldest,
+    /// Refuse the insert with `VtwError::ClassFull`, counted in
+    /// `VtwStats::insert_class_full`; the caller keeps a full TIME_WAIT or skips it
+    /// (Linux `tcp_max_tw_buckets`).
+    Refuse,
 }
 
 impl Default for Tunables {
@@ -95,6 +112,7 @@ impl Default for Tunables {
             msl_remote_ms: TCPTV_MSL_MS,
             msl_remote_threshold_ms: 3_000,
             ack_ratelimit_pps: 100,
+            overflow: Overflow::EvictOldest,
         }
     }
 }
