@@ -193,8 +193,9 @@ pub struct VtwEntry<A> {
     pub ts_recent_age_ms: u64,
     /// Our timestamp offset for this 4-tuple (RFC 7323 §5.4), derived from a keyed hash.
     pub ts_offset: u32,
-    /// Time of (re)insertion as recorded by the class's time mark (at most one mark
-    /// granularity later than the real time, never earlier).
+    /// Time of (re)insertion as recorded by the class's time mark: never earlier than the
+    /// real time, later by at most the mark granularity (see
+    /// [`VtwConfig::mark_granularity_ms`]).
     pub inserted_ms: u64,
     /// When the entry expires under the current tunables.
     pub expires_ms: u64,
@@ -299,7 +300,9 @@ pub struct VtwConfig {
     /// Seed of the timestamp-offset hash; `None` draws a random one.
     pub ts_seed: Option<u64>,
     /// Resolution of the per-class time marks in ms (NetBSD ticks every 200 ms). Entries
-    /// may outlive 2×MSL by at most this much, never less than 2×MSL. At least 1.
+    /// never live less than 2×MSL; they may outlive it by at most this much while a
+    /// class's 2×MSL spans at most 1,024 such steps (beyond that the oldest marks merge
+    /// and the bound grows accordingly). At least 1.
     pub mark_granularity_ms: u64,
     /// Initial tunables.
     pub tunables: Tunables,
