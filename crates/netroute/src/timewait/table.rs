@@ -906,6 +906,20 @@ impl<A: VtwAddr> VtwTable<A> {
             }
         }
         let h = self.hash_tuple(&t);
+        // Start the two cache misses of this insert together: the new tuple's home bucket
+        // and, if the ring is full, the home bucket of the entry about to be evicted.
+        let mut touched = self.index.touch(h);
+        let r = &self.rings[ci];
+        if r.head - r.tail >= u64::from(r.cap) {
+            let s = self.arena[r.slot_of(r.tail) as usize];
+            if s.ctx != 0 {
+                let local = self.ctxs.get(s.ctx).local;
+                touched ^= self
+                    .index
+                    .touch(self.hash(s.faddr, s.fport, s.lport, local));
+            }
+        }
+        std::hint::black_box(touched);
         if self.find(&t, h).is_some() {
             self.stats.insert_duplicate += 1;
             return Err(VtwError::Duplicate);
