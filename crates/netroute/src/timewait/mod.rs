@@ -16,6 +16,7 @@
 //! | [`VtwTable::for_each_port_user`] | `init_ports4/next_port4` hooks of `in_pcblookup_port` |
 //! | [`segment::decide`], [`VtwTable::process_segment`] | `tcp_vtw_input` |
 //! | [`Tunables`] | `tcp{4,6}_vtw_enable`, `tcp_vtw_entries`, `tcp_msl_*` and their sysctls |
+//! | [`classify::classify`] with a caller's [`classify::Locality`] | MSLT class choice in `tcp_established` |
 //! | [`VtwStats`] | `vtw_stats_t` |
 //!
 //! # Layout and byte budget
@@ -81,6 +82,7 @@
 //! sharded variants are future work (issue 7).
 #![forbid(unsafe_code)]
 
+pub mod classify;
 mod clock;
 mod index;
 pub mod segment;
