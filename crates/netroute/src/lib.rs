@@ -15,3 +15,5 @@
 #![deny(unsafe_code)]
 
 pub use psref;
+
+pub mod route;
