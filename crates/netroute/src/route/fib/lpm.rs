@@ -16,6 +16,10 @@ const TAG_NODE: u32 = 2;
 /// Stride of every trie level below the direct table.
 const STRIDE: u32 = 6;
 
+/// Flag in `Node::base1` of a leaf-only node whose (at most three) leaves are stored in
+/// the node itself: leaves 0 and 1 in `base0`, leaf 2 in the low half of `base1`.
+const INLINE: u32 = 1 << 31;
+
 /// Lanes interleaved by the batch lookup.
 const LANES: usize = 16;
 
@@ -50,8 +54,15 @@ pub struct Lpm<K: Key> {
     leaves: Vec<u16>,
     /// Leaf-only chunk records: word 0 is the leaf vector, then four 16-bit leaves a word.
     compact: Vec<u64>,
-    /// Bytes of replaced parts not yet compacted away.
+    /// Bytes of replaced parts waiting in the free lists (reused by later patches, or
+    /// compacted away by a rebuild).
     garbage: usize,
+    /// Free node blocks by length (1..=64), leaf runs by length (1..=64), compact records
+    /// by word count (2..=17): patching reuses them, so steady churn does not grow the
+    /// arenas.
+    free_nodes: Vec<Vec<u32>>,
+    free_leaves: Vec<Vec<u32>>,
+    free_compact: Vec<Vec<u32>>,
     _k: PhantomData<K>,
 }
 
@@ -69,6 +80,9 @@ impl<K: Key> Lpm<K> {
             leaves: Vec::new(),
             compact: Vec::new(),
             garbage: 0,
+            free_nodes: vec![Vec::new(); 65],
+            free_leaves: vec![Vec::new(); 65],
+            free_compact: vec![Vec::new(); 18],
             _k: PhantomData,
         }
     }
@@ -139,8 +153,20 @@ impl<K: Key> Lpm<K> {
                 idx = n.base1 as usize + (n.vector & m).count_ones() as usize - 1;
                 off += STRIDE;
             } else {
-                return self.leaves[n.base0 as usize + (n.leafvec & m).count_ones() as usize - 1];
+                return self.node_leaf(n, m);
             }
+        }
+    }
+
+    /// The leaf of a non-child slot of `n` (`m` = mask up to the slot).
+    #[inline(always)]
+    fn node_leaf(&self, n: &Node, m: u64) -> u16 {
+        let i = (n.leafvec & m).count_ones() as usize - 1;
+        if n.base1 & INLINE != 0 {
+            let packed = u64::from(n.base0) | (u64::from(n.base1 & 0xffff) << 32);
+            (packed >> (16 * i)) as u16
+        } else {
+            self.leaves[n.base0 as usize + i]
         }
     }
 
@@ -182,10 +208,7 @@ impl<K: Key> Lpm<K> {
                     if nd.vector & (1u64 << v) != 0 {
                         idx[i] = nd.base1 as usize + (nd.vector & m).count_ones() as usize - 1;
                     } else {
-                        o[i] = NextHop::from_enc(
-                            self.leaves
-                                [nd.base0 as usize + (nd.leafvec & m).count_ones() as usize - 1],
-                        );
+                        o[i] = NextHop::from_enc(self.node_leaf(nd, m));
                         active &= !(1 << i);
                     }
                 }
@@ -202,7 +225,8 @@ impl<K: Key> Lpm<K> {
             + self.compact.capacity() * 8
     }
 
-    /// Bytes held by replaced parts awaiting compaction.
+    /// Bytes of replaced parts held in free lists for reuse (included in
+    /// [`Lpm::memory_bytes`]); a rebuild happens when they exceed half the live bytes.
     pub fn garbage_bytes(&self) -> usize {
         self.garbage
     }
@@ -229,30 +253,35 @@ impl<K: Key> Lpm<K> {
         if K::COMPACT && items.iter().all(|&(_, l, _)| u32::from(l) <= off + STRIDE) {
             let mut s = Slots { val: [dflt; 64] };
             paint(&mut s, items, off);
-            let at = self.compact.len();
-            self.compact.push(0);
-            let mut leafvec = 0u64;
+            let mut words = [0u64; 17];
             let mut n = 0usize;
-            let mut last = 0u16;
             for (slot, &v) in s.val.iter().enumerate() {
-                if slot == 0 || v != last {
-                    leafvec |= 1 << slot;
-                    if n % 4 == 0 {
-                        self.compact.push(0);
-                    }
-                    let w = self.compact.len() - 1;
-                    self.compact[w] |= u64::from(v) << (16 * (n % 4));
+                if slot == 0 || v != s.val[slot - 1] {
+                    words[0] |= 1 << slot;
+                    words[1 + n / 4] |= u64::from(v) << (16 * (n % 4));
                     n += 1;
-                    last = v;
                 }
             }
-            self.compact[at] = leafvec;
+            let w = 1 + n.div_ceil(4);
+            let at = match self.free_compact[w].pop() {
+                Some(at) => {
+                    self.garbage -= 8 * w;
+                    at as usize
+                }
+                None => {
+                    grow(&mut self.compact, w);
+                    let at = self.compact.len();
+                    self.compact.resize(at + w, 0);
+                    at
+                }
+            };
+            self.compact[at..at + w].copy_from_slice(&words[..w]);
             assert!(at <= PAYLOAD as usize, "compact arena beyond 2^30 words");
             return (TAG_COMPACT << TAG_SHIFT) | at as u32;
         }
         let node = self.build_node(items, off, dflt);
-        let at = self.nodes.len();
-        self.nodes.push(node);
+        let at = self.alloc_nodes(1);
+        self.nodes[at] = node;
         assert!(at <= PAYLOAD as usize, "node arena beyond 2^30 nodes");
         (TAG_NODE << TAG_SHIFT) | at as u32
     }
@@ -286,24 +315,35 @@ impl<K: Key> Lpm<K> {
             }
             i = j;
         }
-        let base0 = self.leaves.len();
+        let mut runs = [0u16; 64];
+        let mut nruns = 0;
         let mut leafvec = 0u64;
-        let mut first = true;
-        let mut last = 0u16;
         for (slot, &v) in s.val.iter().enumerate() {
             if vector & (1 << slot) != 0 {
                 continue;
             }
-            if first || v != last {
+            if nruns == 0 || v != runs[nruns - 1] {
                 leafvec |= 1 << slot;
-                self.leaves.push(v);
-                first = false;
-                last = v;
+                runs[nruns] = v;
+                nruns += 1;
             }
         }
-        let base1 = self.nodes.len();
+        if vector == 0 && nruns <= 3 {
+            let packed = runs[..nruns]
+                .iter()
+                .enumerate()
+                .fold(0u64, |p, (i, &v)| p | (u64::from(v) << (16 * i)));
+            return Node {
+                vector,
+                leafvec,
+                base0: packed as u32,
+                base1: INLINE | ((packed >> 32) as u32 & 0xffff),
+            };
+        }
+        let base0 = self.alloc_leaves(nruns);
+        self.leaves[base0..base0 + nruns].copy_from_slice(&runs[..nruns]);
         let nchild = vector.count_ones() as usize;
-        self.nodes.resize(base1 + nchild, Node::default());
+        let base1 = self.alloc_nodes(nchild);
         let mut c = 0;
         let mut bits = vector;
         while bits != 0 {
@@ -315,8 +355,8 @@ impl<K: Key> Lpm<K> {
             c += 1;
         }
         assert!(
-            self.nodes.len() <= u32::MAX as usize && self.leaves.len() <= u32::MAX as usize,
-            "arena beyond 2^32 entries"
+            self.nodes.len() < INLINE as usize && self.leaves.len() <= u32::MAX as usize,
+            "arena beyond 2^31 nodes or 2^32 leaves"
         );
         Node {
             vector,
@@ -326,25 +366,70 @@ impl<K: Key> Lpm<K> {
         }
     }
 
-    /// Bytes of the subtree below (and including) `nodes[idx]`.
-    fn subtree_bytes(&self, idx: usize) -> usize {
-        let n = self.nodes[idx];
-        let mut b = std::mem::size_of::<Node>() + 2 * (n.leafvec.count_ones() as usize);
-        for c in 0..n.vector.count_ones() as usize {
-            b += self.subtree_bytes(n.base1 as usize + c);
+    /// A block of `n` (at most 64) nodes, from the free list or the end of the arena.
+    fn alloc_nodes(&mut self, n: usize) -> usize {
+        if n == 0 {
+            return self.nodes.len();
         }
-        b
+        if let Some(at) = self.free_nodes[n].pop() {
+            self.garbage -= n * std::mem::size_of::<Node>();
+            return at as usize;
+        }
+        grow(&mut self.nodes, n);
+        let at = self.nodes.len();
+        self.nodes.resize(at + n, Node::default());
+        at
     }
 
-    /// Releases (as garbage) whatever a direct entry points to.
+    /// A run of `n` (at most 64) leaves.
+    fn alloc_leaves(&mut self, n: usize) -> usize {
+        if n == 0 {
+            return self.leaves.len();
+        }
+        if let Some(at) = self.free_leaves[n].pop() {
+            self.garbage -= 2 * n;
+            return at as usize;
+        }
+        grow(&mut self.leaves, n);
+        let at = self.leaves.len();
+        self.leaves.resize(at + n, 0);
+        at
+    }
+
+    /// Frees the leaves and the descendants of `nodes[idx]` (not the node itself, which
+    /// lives in its parent's block).
+    fn free_below(&mut self, idx: usize) {
+        let n = self.nodes[idx];
+        let nl = n.leafvec.count_ones() as usize;
+        if n.base1 & INLINE == 0 && nl > 0 {
+            self.free_leaves[nl].push(n.base0);
+            self.garbage += 2 * nl;
+        }
+        let nc = n.vector.count_ones() as usize;
+        if nc > 0 {
+            for c in 0..nc {
+                self.free_below(n.base1 as usize + c);
+            }
+            self.free_nodes[nc].push(n.base1);
+            self.garbage += nc * std::mem::size_of::<Node>();
+        }
+    }
+
+    /// Frees whatever a direct entry points to.
     fn drop_entry(&mut self, e: u32) {
+        let at = e & PAYLOAD;
         match e >> TAG_SHIFT {
             TAG_COMPACT => {
-                let at = (e & PAYLOAD) as usize;
-                let n = self.compact[at].count_ones() as usize;
-                self.garbage += 8 * (1 + n.div_ceil(4));
+                let n = self.compact[at as usize].count_ones() as usize;
+                let w = 1 + n.div_ceil(4);
+                self.free_compact[w].push(at);
+                self.garbage += 8 * w;
             }
-            TAG_NODE => self.garbage += self.subtree_bytes((e & PAYLOAD) as usize),
+            TAG_NODE => {
+                self.free_below(at as usize);
+                self.free_nodes[1].push(at);
+                self.garbage += std::mem::size_of::<Node>();
+            }
             _ => {}
         }
     }
@@ -398,7 +483,7 @@ impl<K: Key> Lpm<K> {
                         break;
                     }
                 }
-                self.garbage += self.subtree_bytes(idx);
+                self.free_below(idx);
                 rib.items_in(base, off, &mut items);
                 let node = self.build_node(&items, off, inh);
                 self.nodes[idx] = node;
@@ -420,5 +505,13 @@ fn paint<K: Key>(s: &mut Slots, items: &[(K, u8, u16)], off: u32) {
             let n = 1usize << (off + STRIDE - l);
             s.val[first..first + n].fill(v);
         }
+    }
+}
+
+/// Makes room for `n` more elements, growing by an eighth rather than doubling (memory
+/// is reported by capacity; patches grow the arenas slowly).
+fn grow<T>(v: &mut Vec<T>, n: usize) {
+    if v.len() + n > v.capacity() {
+        v.reserve_exact(n.max(v.capacity() / 8));
     }
 }

@@ -11,6 +11,9 @@ use psref::{Domain, ReadGuard, Slot};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+/// A batch changing more than 1/8 of the prefixes is compiled afresh instead of patched.
+const REBUILD_FRACTION_DEN: usize = 8;
+
 struct Writer<K: Key> {
     rib: Rib<K>,
     /// The unpublished copy; `None` only while an update is in progress.
@@ -117,6 +120,27 @@ impl<K: Key> SharedFib<K> {
         }
         if changed.is_empty() {
             return Ok(ApplyReport::default());
+        }
+        // A prefix changed twice in one batch is patched once (against the final set).
+        changed.sort_unstable();
+        changed.dedup();
+        let n = changed.len();
+        if n > REBUILD_FRACTION_DEN.max(w.rib.map.len() / REBUILD_FRACTION_DEN) {
+            // Heavy churn (a session reset): one fresh compile beats patching.
+            let fresh = Lpm::build(&w.rib);
+            let spare = fresh.clone();
+            let old = self.slot.store(fresh, domain);
+            let publish_latency = t0.elapsed();
+            drop(w.spare.take());
+            if let Some(old) = old {
+                old.destroy();
+            }
+            w.spare = Some(spare);
+            return Ok(ApplyReport {
+                changed: n,
+                publish_latency,
+                total: t0.elapsed(),
+            });
         }
         let mut spare = match w.spare.take() {
             Some(s) => s,
