@@ -13,7 +13,6 @@
 //! 24 h update stream one update at a time.
 
 #[path = "../tests/common/ris.rs"]
-#[allow(dead_code)]
 mod ris;
 
 use criterion::{BenchmarkId, Criterion, Throughput};
@@ -320,6 +319,14 @@ where
 }
 
 fn main() {
+    println!(
+        "fib bench: popcnt instruction {} (build with RUSTFLAGS=\"-C target-cpu=native\" or \"-C target-feature=+popcnt\")",
+        if cfg!(target_feature = "popcnt") {
+            "ENABLED"
+        } else {
+            "NOT enabled: software popcount"
+        }
+    );
     let mut c = Criterion::default().configure_from_args();
     bench_family::<u32>(&mut c);
     bench_family::<u128>(&mut c);

@@ -196,14 +196,14 @@ fn random_tables_all_lengths() {
     let mut model = Model::new();
     for round in 0..4_000 {
         // Mostly long prefixes: a short one recompiles every chunk it covers.
-        let len = if r.next() % 8 == 0 {
+        let len = if r.next().is_multiple_of(8) {
             (r.next() % 33) as u8
         } else {
             17 + (r.next() % 16) as u8
         };
         let top = [0u32, 10, 100, 172, 192, 224][(r.next() % 6) as usize] << 24;
         let addr = (top | (r.next() as u32 & 0x00ff_ffff)) & u32::mask(len);
-        let op = if r.next() % 4 == 0 {
+        let op = if r.next().is_multiple_of(4) {
             FibOp::Remove { addr, len }
         } else {
             FibOp::Insert {
