@@ -316,6 +316,67 @@ where
         lat[lat.len() / 2],
         lat[lat.len() - 1]
     );
+    // One reader thread doing in-table batch lookups (one read section per 1,024
+    // addresses): its rate alone, then while the writer replays the stream again with
+    // one publication per 256 ops.
+    let mut r = Rng(9);
+    let addrs: Vec<K> = (0..N)
+        .map(|_| {
+            let (a, l) = table[(r.next_u64() % table.len() as u64) as usize];
+            K::inside(&mut r, a, l)
+        })
+        .collect();
+    let phase = std::sync::atomic::AtomicU32::new(0);
+    let (idle, busy, replay_t) = std::thread::scope(|s| {
+        let reader = s.spawn(|| {
+            let rd = domain.reader();
+            let mut out = vec![None; 1024];
+            let mut counts = [0u64; 3];
+            let mut times = [Duration::ZERO; 3];
+            let mut t = Instant::now();
+            let mut cur = 0;
+            loop {
+                let p = phase.load(Ordering::Relaxed) as usize;
+                if p != cur {
+                    times[cur] = t.elapsed();
+                    t = Instant::now();
+                    cur = p;
+                    if p == 3 {
+                        break;
+                    }
+                }
+                for a in addrs.chunks(1024) {
+                    let g = rd.read();
+                    shared.load(&g).lookup_batch(a, &mut out);
+                }
+                black_box(&out);
+                counts[cur] += N as u64;
+            }
+            (
+                counts[1] as f64 / times[1].as_secs_f64(),
+                counts[2] as f64 / times[2].as_secs_f64(),
+            )
+        });
+        phase.store(1, Ordering::Relaxed);
+        std::thread::sleep(Duration::from_secs(2));
+        phase.store(2, Ordering::Relaxed);
+        let t = Instant::now();
+        for b in ops.chunks(256) {
+            shared.apply(b, &domain).expect("valid update");
+        }
+        let replay_t = t.elapsed();
+        phase.store(3, Ordering::Relaxed);
+        let (idle, busy) = reader.join().expect("reader");
+        (idle, busy, replay_t)
+    });
+    println!(
+        "REPORT fib-{} reader during replay (256 ops/publication, {:.2} M updates/s): idle {:.1} Mlps, during {:.1} Mlps = {:.0} % of idle",
+        K::TAG,
+        ops.len() as f64 / replay_t.as_secs_f64() / 1e6,
+        idle / 1e6,
+        busy / 1e6,
+        100.0 * busy / idle
+    );
 }
 
 fn main() {

@@ -36,11 +36,12 @@
 //!   its own base fields, saving the leaf load at the bottom of the trie (IPv6 /48s).
 //!
 //! Measured on the RIS tables (1,042,325 IPv4 / 246,175 IPv6 prefixes; 2 vCPU Xeon guest,
-//! `-C target-cpu=native`, medians of 3 runs in BENCHMARKS.md): IPv4 3.93 B/prefix and
-//! about 4x prefix-trie 0.10 single-address in-table, ~5x through the batch API; IPv6
-//! 15.9 B/prefix (goal 12: missed, the 6-bit-stride node overhead; the feasibility study
-//! reached 9.6 B/prefix only with range flattening and a search tree, not done yet),
-//! about 2.7x single / 4x batch in-table and 5.5x uniform.
+//! `-C target-cpu=native`, medians of per-run ratios over 3 noisy runs in BENCHMARKS.md):
+//! IPv4 3.93 B/prefix, 3.8x prefix-trie 0.10 single-address in-table and 4.8x through the
+//! batch API (uniform 4.2x / 4.7x, dependent 3.4x); IPv6 15.9 B/prefix (goal 12: missed,
+//! the 6-bit-stride node overhead; the feasibility study reached 9.6 B/prefix only with
+//! range flattening and a search tree, not done yet), 2.5x single / 3.1x batch in-table
+//! (a /48 is five dependent nodes deep), 5.4x / 7.4x uniform, 1.5x dependent.
 //!
 //! Lookups are safe Rust (bounds-checked indexing; the checks are predictable branches),
 //! allocation-free, and take at most `1 + ceil((BITS - 18) / 6)` dependent node loads.
@@ -56,9 +57,10 @@
 //! 18 bits or fewer, every chunk it covers (a /8 touches 1,024 chunks). Replaced blocks go
 //! to per-size free lists and are reused by later patches; when free bytes exceed half of
 //! the live bytes the structure is recompiled. Replaying the 24 h RIS update streams one
-//! update at a time costs about 0.7 µs (IPv4) and 1.8 µs (IPv6) per update on average.
-//! A bulk build ([`Fib::from_routes`]) compiles in one ordered pass (about 85 ms for the
-//! IPv4 table, 45 ms for IPv6, shuffled input).
+//! update at a time costs 1.1 µs (IPv4) and 2.4 µs (IPv6) per update on average (p99
+//! 2.9 / 4.6 µs; the rare maximum of a few ms is a compaction rebuild or a short prefix).
+//! A bulk build ([`Fib::from_routes`]) compiles in one ordered pass (median 130 ms for the
+//! IPv4 table, 84 ms for IPv6, shuffled input, noisy machine).
 //!
 //! # Concurrency
 //!
@@ -70,10 +72,12 @@
 //! grace period (`synchronize`), then patches the old copy, which becomes the private one
 //! (left-right). Readers therefore never see a partially applied batch, and no memory a
 //! reader can reach is modified or freed. Publication latency (call to visibility) is the
-//! patch time of one copy: microseconds for a single update, about 1.3 ms (median) for a
+//! patch time of one copy: microseconds for a single update, about 1.4 ms (median) for a
 //! batch of 4,096 real updates; the call returns after a further grace period and the
-//! second patch. Batched replay of the real streams runs at about 1.6 M (IPv4) and
-//! 1.0 M (IPv6) updates/s. The cost is memory: two compiled copies (8 MiB per family on
+//! second patch. Batched replay of the real streams (4,096 ops per publication) runs at
+//! about 0.8 M (IPv4) and 0.95 M (IPv6) updates/s; with a reader thread active the grace
+//! periods get slower (psref's `synchronize` backs off to sleeping while a section is
+//! open). The cost is memory: two compiled copies (8 MiB per family on
 //! the RIS tables), plus the writer-side prefix set (reported separately,
 //! [`Fib::rib_memory_bytes`]).
 
