@@ -80,6 +80,35 @@
 //! open). The cost is memory: two compiled copies (8 MiB per family on
 //! the RIS tables), plus the writer-side prefix set (reported separately,
 //! [`Fib::rib_memory_bytes`]).
+//!
+//! # Example
+//!
+//! ```
+//! use netroute::psref::Domain;
+//! use netroute::route::fib::{Fib, FibOp, NextHop, SharedFib};
+//! use std::net::Ipv4Addr;
+//!
+//! let nh = |i| NextHop::new(i).unwrap();
+//! let a = |a, b, c, d| u32::from(Ipv4Addr::new(a, b, c, d));
+//! let mut fib = Fib::<u32>::new();
+//! fib.insert(a(10, 0, 0, 0), 8, nh(1))?;
+//! fib.insert(a(10, 1, 0, 0), 16, nh(2))?;
+//! assert_eq!(fib.lookup(a(10, 1, 2, 3)), Some(nh(2)));
+//! assert_eq!(fib.lookup(a(10, 2, 0, 1)), Some(nh(1)));
+//! assert_eq!(fib.lookup(a(11, 0, 0, 1)), None);
+//!
+//! // Concurrent use: a writer publishes whole batches, readers look up inside one read
+//! // section per batch of addresses.
+//! let domain = Domain::new();
+//! let shared = SharedFib::from_routes(fib.iter(), &domain)?;
+//! shared.apply(&[FibOp::Remove { addr: a(10, 1, 0, 0), len: 16 }], &domain)?;
+//! let reader = domain.reader();
+//! let guard = reader.read();
+//! let mut out = [None; 2];
+//! shared.load(&guard).lookup_batch(&[a(10, 1, 2, 3), a(11, 0, 0, 1)], &mut out);
+//! assert_eq!(out, [Some(nh(1)), None]);
+//! # Ok::<(), netroute::route::fib::FibError>(())
+//! ```
 
 mod key;
 mod lpm;

@@ -323,3 +323,76 @@ fn concurrent_readers_see_whole_batches() {
         stop.store(true, Ordering::Relaxed);
     });
 }
+
+/// A union-like table (many prefixes longer than /24 and /48, mixed with short ones):
+/// bulk build, random lookups, then half of it removed incrementally.
+fn union_like<K: Key>(
+    n: usize,
+    gen_prefix: impl Fn(&mut Rng) -> (K, u8),
+    inside: impl Fn(&mut Rng, K, u8) -> K,
+) {
+    let mut r = Rng(11);
+    let mut model = Model::new();
+    let mut routes = Vec::new();
+    for i in 0..n {
+        let (a, l) = gen_prefix(&mut r);
+        let op = FibOp::Insert {
+            addr: a,
+            len: l,
+            nh: nh((i % 700) as u32),
+        };
+        model.apply(&op);
+        routes.push((a, l, nh((i % 700) as u32)));
+    }
+    let mut fib = Fib::from_routes(routes.iter().copied()).unwrap();
+    println!(
+        "union-like /{}: {} prefixes, {:.2} B/prefix, shape {:?}",
+        K::BITS,
+        fib.len(),
+        fib.memory_bytes() as f64 / fib.len() as f64,
+        fib.lpm().shape()
+    );
+    let check = |fib: &Fib<K>, r: &mut Rng, model: &Model<K>| {
+        for _ in 0..100_000 {
+            let (a, l, _) = routes[(r.next() % routes.len() as u64) as usize];
+            let p = inside(r, a, l);
+            assert_eq!(fib.lookup(p), model.lookup(p), "{p:?}");
+        }
+    };
+    check(&fib, &mut r, &model);
+    for &(a, l, _) in routes.iter().step_by(2) {
+        let op = FibOp::Remove { addr: a, len: l };
+        fib.apply(&[op]).unwrap();
+        model.apply(&op);
+    }
+    check(&fib, &mut r, &model);
+}
+
+#[test]
+fn union_like_v4() {
+    union_like::<u32>(
+        60_000,
+        |r| {
+            let len = [8u8, 16, 19, 22, 24, 24, 24, 26, 28, 30, 32][(r.next() % 11) as usize];
+            // Concentrate in a few /8s so that long prefixes share chunks.
+            let a = ((r.next() % 4) as u32 + 40) << 24 | (r.next() as u32 & 0x00ff_ffff);
+            (a & u32::mask(len), len)
+        },
+        |r, a, l| a | (r.next() as u32 & !u32::mask(l)),
+    );
+}
+
+#[test]
+fn union_like_v6() {
+    union_like::<u128>(
+        30_000,
+        |r| {
+            let len = [20u8, 32, 40, 44, 48, 48, 56, 64, 96, 127, 128][(r.next() % 11) as usize];
+            let a = (0x2a00u128 + (r.next() % 4) as u128) << 112
+                | (u128::from(r.next()) << 48)
+                | u128::from(r.next());
+            (a & u128::mask(len), len)
+        },
+        |r, a, l| a | (((u128::from(r.next()) << 64) | u128::from(r.next())) & !u128::mask(l)),
+    );
+}
