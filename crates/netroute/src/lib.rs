@@ -20,3 +20,5 @@ pub mod synth;
 pub mod timewait;
 
 pub use psref;
+
+pub mod route;
