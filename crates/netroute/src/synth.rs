@@ -227,20 +227,34 @@ const V6_BLOCKS: &[(u16, u16, u32)] = &[
 pub fn ipv6_table(seed: u64, scale: f64) -> Vec<Ipv6Net> {
     let mut rng = SplitMix64::new(seed ^ 0x6_0000);
     let weight_total: u32 = V6_BLOCKS.iter().map(|b| b.2).sum();
-    let mut random_base = |r: &mut SplitMix64| {
-        let mut w = r.below(u64::from(weight_total)) as u32;
-        let mut block = V6_BLOCKS[0];
-        for b in V6_BLOCKS {
-            if w < b.2 {
-                block = *b;
-                break;
+    // Registries hand out /32s (and /29s) to operators, who number their subnets from the
+    // bottom: random prefixes are drawn inside a pool of allocations, with small subnet
+    // numbers most of the time, so that long prefixes cluster as in the real table.
+    let allocations: Vec<u128> = (0..60_000)
+        .map(|_| {
+            let mut w = rng.below(u64::from(weight_total)) as u32;
+            let mut block = V6_BLOCKS[0];
+            for b in V6_BLOCKS {
+                if w < b.2 {
+                    block = *b;
+                    break;
+                }
+                w -= b.2;
             }
-            w -= b.2;
-        }
-        let top = (block.0 & block.1) | ((r.next_u64() as u16) & !block.1);
-        (u128::from(top) << 112)
-            | (u128::from(r.next_u64()) << 48)
-            | u128::from(r.next_u64() & 0xffff_ffff_ffff)
+            let top = (block.0 & block.1) | ((rng.next_u64() as u16) & !block.1);
+            (u128::from(top) << 112) | (u128::from(rng.next_u64() as u16) << 96)
+        })
+        .collect();
+    let mut random_base = |r: &mut SplitMix64| {
+        let alloc = allocations[r.below(allocations.len() as u64) as usize];
+        let subnet = if r.unit() < 0.8 {
+            r.below(256)
+        } else {
+            r.below(65_536)
+        };
+        alloc
+            | (u128::from(subnet as u16) << 80)
+            | (u128::from(r.next_u64()) & 0xffff_ffff_ffff_ffff)
     };
     let extend = |p: u128, plen: u8, len: u8, r: &mut SplitMix64| {
         let host = (u128::from(r.next_u64()) << 64) | u128::from(r.next_u64());
