@@ -16,5 +16,6 @@
 
 pub mod addr;
 pub mod ifnet;
+pub mod route;
 
 pub use psref;
