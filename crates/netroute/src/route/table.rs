@@ -564,6 +564,12 @@ impl RouteTables {
         found
     }
 
+    /// A lookup that counts nothing (for the writer's own resolution).
+    fn peek(&self, dst: IfaAddr) -> Option<RouteRef<'_>> {
+        let g = self.domain.read();
+        self.lookup_in(&g, &dst).map(|(_, e)| RouteRef(e.acquire()))
+    }
+
     /// What output code does with a destination: [`lookup`](Self::lookup) (reporting
     /// misses) then [`check_reject`](Self::check_reject). A miss is
     /// [`RouteError::NetUnreachable`].
@@ -850,7 +856,7 @@ impl RouteTables {
                     IfaAddr::V4(_) => None,
                 };
                 // The gateway's own route: for the MTU, and to find the interface.
-                let gw_route = self.lookup(gwa, false).filter(|r| {
+                let gw_route = self.peek(gwa).filter(|r| {
                     !r.flags()
                         .intersects(RtFlags::GATEWAY | RtFlags::REJECT | RtFlags::BLACKHOLE)
                 });
@@ -1201,8 +1207,19 @@ impl RouteTables {
     ) -> Result<RouteInfo, RouteError> {
         let key = P::key(dst, zone)?;
         let mut rib = t.lock();
-        // The interface may have started detaching after the address was added: its
-        // hook then runs after this lock is released and removes what we add.
+        // Checked under the RIB lock: a detach deactivates the interface (and a removal
+        // marks the address) before its hook takes this lock to delete the routes, so
+        // either we see it going and add nothing, or the hook runs after us and
+        // deletes what we add.
+        let ifa = r.ifa.as_ref();
+        let live = r.ifindex.is_some_and(|i| {
+            self.ifs
+                .get_by_index(i)
+                .is_some_and(|f| f.attach_id() == r.attach_id)
+        });
+        if !live || ifa.is_some_and(|a| a.is_removed()) {
+            return Err(RouteError::NetUnreachable { via: None });
+        }
         let (info, old) = self.insert(t, &mut rib, key, dst, zone, r, 0, self.new_id(), 0)?;
         drop(rib);
         drop(old);
