@@ -38,6 +38,32 @@ use super::{RouteError, RouteRef, RouteTables};
 /// A route cache (`struct route`).
 ///
 /// Invariant (`rtcache_invariants`): a cache without a destination has no route.
+///
+/// A cache hands out one reference at a time (the second `validate` needs the first
+/// reference dropped: `rtcache_unref`):
+/// ```compile_fail
+/// # use std::sync::Arc;
+/// # use netroute::{ifnet::IfTable, psref::Domain, route::{RouteCache, RouteTables}};
+/// let rt = RouteTables::new(Arc::new(IfTable::new(Arc::new(Domain::new()))));
+/// let mut c = RouteCache::new();
+/// let a = c.validate(&rt);
+/// let b = c.validate(&rt);
+/// drop((a, b));
+/// ```
+/// A cache is not shared between threads (`Send`, not `Sync`):
+/// ```compile_fail
+/// fn sync<T: Sync>() {}
+/// sync::<netroute::route::RouteCache>();
+/// ```
+/// and neither is a reference from it:
+/// ```compile_fail
+/// # use std::sync::Arc;
+/// # use netroute::{ifnet::IfTable, psref::Domain, route::{RouteCache, RouteTables}};
+/// let rt = RouteTables::new(Arc::new(IfTable::new(Arc::new(Domain::new()))));
+/// let mut c = RouteCache::new();
+/// let r = c.validate(&rt);
+/// std::thread::scope(|s| { s.spawn(move || drop(r)); });
+/// ```
 #[derive(Debug, Default)]
 pub struct RouteCache {
     dst: Option<IfaAddr>,

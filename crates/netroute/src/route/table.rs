@@ -341,6 +341,13 @@ static NEXT_TABLES_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU
 /// * a failed request changes nothing;
 /// * routes through an interface are deleted when it is detached; local and connected
 ///   routes follow the interface addresses.
+///
+/// # Panics
+/// Writers that drain ([`delete`](Self::delete), [`change`](Self::change),
+/// [`delete_routes_through`](Self::delete_routes_through), and [`add`](Self::add),
+/// which frees the previous FIB snapshot after a synchronize) panic when called inside
+/// a read section of the domain or while the calling thread holds a reference to the
+/// route being destroyed: psref's deadlock check (the call would wait forever).
 pub struct RouteTables {
     domain: Arc<Domain>,
     ifs: Arc<IfTable>,
