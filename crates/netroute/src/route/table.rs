@@ -530,6 +530,21 @@ impl RouteTables {
         }
     }
 
+    /// `rtalloc1` inside the caller's read section: no reference taken, no use
+    /// counted, no miss reported; the entry is valid until the section ends. One
+    /// section can cover the route and its interface
+    /// ([`IfTable::byindex`](crate::ifnet::IfTable::byindex)).
+    ///
+    /// # Panics
+    /// If `guard` is a section of another domain than the tables' (psref's check).
+    pub fn lookup_shared<'a, 'g>(
+        &'a self,
+        guard: &'g ReadGuard<'a>,
+        dst: &IfaAddr,
+    ) -> Option<Shared<'g, 'a, RtEntry>> {
+        self.lookup_in(guard, dst).map(|(_, e)| e)
+    }
+
     #[inline]
     pub(crate) fn load_handle<'a, 'g>(
         &'a self,
@@ -672,7 +687,8 @@ impl RouteTables {
         }
     }
 
-    /// `RTM_ADD`. The output interface comes from `dev`, else from `src`'s interface,
+    /// `RTM_ADD` of an administrator's route (flagged `static`, as route(8) does).
+    /// The output interface comes from `dev`, else from `src`'s interface,
     /// else from the gateway (`ifa_ifwithroute`: the peer of a point-to-point address,
     /// a connected subnet, or a non-gateway route to it). The gateway route's MTU caps
     /// the route's (`rt_setgate`). Emits [`RouteEvent::Add`].
@@ -684,6 +700,10 @@ impl RouteTables {
     /// [`RouteError::Addr`] (zone missing), [`RouteError::TableFull`].
     pub fn add(&self, spec: &RouteSpec) -> Result<RouteInfo, RouteError> {
         check_user_flags(spec.flags)?;
+        let spec = &RouteSpec {
+            flags: spec.flags | RtFlags::STATIC,
+            ..spec.clone()
+        };
         by_family!(self, family_of(&spec.dst), |t| self.add_in(t, spec))
     }
 

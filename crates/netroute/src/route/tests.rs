@@ -815,6 +815,23 @@ fn ipv6_link_local_routes_are_per_zone() {
 }
 
 #[test]
+fn one_read_section_covers_route_and_interface() {
+    let x = fixture(&V4);
+    let r =
+        x.rt.add(&RouteSpec::new(net(V4.far_net)).via(ip(V4.gw)))
+            .unwrap();
+    assert!(
+        r.flags.contains(RtFlags::STATIC),
+        "administrator routes are static"
+    );
+    let g = x.rt.domain().read();
+    let e = x.rt.lookup_shared(&g, &dst(V4.in_far)).unwrap();
+    let ifp = x.ifs.byindex(&g, e.ifindex().unwrap()).unwrap();
+    assert_eq!(ifp.name(), "eth0");
+    assert_eq!(e.uses(), 0, "section lookups count nothing");
+}
+
+#[test]
 fn flag_names_and_values() {
     assert_eq!(RtFlags::UP.bits(), 0x1);
     assert_eq!(RtFlags::LOCAL.bits(), 0x40000);
