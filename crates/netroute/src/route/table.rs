@@ -902,13 +902,11 @@ impl RouteTables {
                         .clone()
                         .or_else(|| self.ifs.ifa_ifwithdstaddr(gwa).map(|a| a.counted()))
                         .or_else(|| self.ifs.ifa_ifwithnet(gwa).map(|a| a.counted()));
-                    let (i, a) = match (via_ifa, &gw_route) {
+                    let via_route = gw_route.as_ref().and_then(|g| Some((g.ifindex()?, g)));
+                    let (i, a) = match (via_ifa, via_route) {
                         (Some(a), _) => (a.ifindex(), Some(a)),
-                        (None, Some(g)) if g.ifindex().is_some() => (
-                            g.ifindex().unwrap_or_else(|| unreachable!()),
-                            g.ifa().cloned(),
-                        ),
-                        _ => return Err(RouteError::NetUnreachable { via: Some(gw) }),
+                        (None, Some((i, g))) => (i, g.ifa().cloned()),
+                        (None, None) => return Err(RouteError::NetUnreachable { via: Some(gw) }),
                     };
                     let ifp = self
                         .ifs

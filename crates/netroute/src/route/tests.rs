@@ -815,6 +815,28 @@ fn ipv6_link_local_routes_are_per_zone() {
 }
 
 #[test]
+fn delete_waits_for_references_without_blocking_lookups() {
+    let x = fixture(&V6);
+    x.rt.add(&RouteSpec::new(net(V6.far_net)).via(ip(V6.gw)))
+        .unwrap();
+    let held = x.rt.lookup(dst(V6.in_far), false).unwrap();
+    std::thread::scope(|s| {
+        let h = s.spawn(|| x.rt.delete(&RouteKey::new(net(V6.far_net))).unwrap());
+        // Lookups go on meanwhile, and stop finding it once it is unpublished.
+        let t0 = std::time::Instant::now();
+        while x.rt.lookup(dst(V6.in_far), false).is_some() {
+            assert!(t0.elapsed().as_secs() < 10, "delete never unpublished");
+            std::thread::yield_now();
+        }
+        std::thread::sleep(std::time::Duration::from_millis(30));
+        assert!(!h.is_finished(), "delete must wait for the reference");
+        assert!(held.is_intact());
+        drop(held);
+        h.join().unwrap();
+    });
+}
+
+#[test]
 fn one_read_section_covers_route_and_interface() {
     let x = fixture(&V4);
     let r =
