@@ -837,6 +837,58 @@ fn delete_waits_for_references_without_blocking_lookups() {
 }
 
 #[test]
+fn expired_addresses_take_their_routes_and_p2p_gets_a_peer_route() {
+    use crate::ifnet::{FakeClock, IfTableConfig, Lifetime};
+    use std::time::Duration;
+    let clock = Arc::new(FakeClock::new());
+    let ifs = Arc::new(IfTable::with_config(
+        Arc::new(Domain::new()),
+        IfTableConfig::default(),
+        clock.clone(),
+    ));
+    let eth = ifs
+        .attach(IfConfig::new("eth0").flags(IfFlags::UP))
+        .unwrap();
+    // Addresses configured before the tables exist get their routes at creation.
+    let life = Lifetime {
+        valid: Some(Duration::from_secs(10)),
+        preferred: Some(Duration::from_secs(5)),
+    };
+    ifs.add_addr(
+        eth,
+        AddrSpec::new(ip("2001:db8:5::1"), 64).with_lifetime(life),
+    )
+    .unwrap();
+    let rt = RouteTables::new(Arc::clone(&ifs));
+    assert!(rt.get(&RouteKey::new(net("2001:db8:5::/64"))).is_ok());
+    let mut sub = rt.subscribe(16);
+    clock.advance(Duration::from_secs(11));
+    assert_eq!(ifs.expire().removed.len(), 1);
+    assert!(rt.get(&RouteKey::new(net("2001:db8:5::/64"))).is_err());
+    assert!(
+        rt.get(&RouteKey::new(host("2001:db8:5::1")).host())
+            .is_err()
+    );
+    assert_eq!(sub.events().len(), 2, "local and connected deletes");
+    // A point-to-point address: a host route to the peer instead of a subnet route.
+    let tun = ifs
+        .attach(IfConfig::new("tun0").flags(IfFlags::UP | IfFlags::POINTOPOINT))
+        .unwrap();
+    ifs.add_addr(
+        tun,
+        AddrSpec::new(ip("10.9.0.1"), 32).with_dst(ip("10.9.0.2")),
+    )
+    .unwrap();
+    let peer = rt.get(&RouteKey::new(host("10.9.0.2")).host()).unwrap();
+    assert!(peer.flags.contains(RtFlags::HOST | RtFlags::CONNECTED));
+    assert_eq!(peer.ifindex, Some(tun));
+    let r = rt
+        .add(&RouteSpec::new(net("10.10.0.0/16")).via(ip("10.9.0.2")))
+        .unwrap();
+    assert_eq!(r.ifindex, Some(tun));
+}
+
+#[test]
 fn one_read_section_covers_route_and_interface() {
     let x = fixture(&V4);
     let r =
