@@ -708,12 +708,29 @@ impl RouteTables {
     }
 
     fn add_in<P: Afi>(&self, t: &RouteTable<P>, spec: &RouteSpec) -> Result<RouteInfo, RouteError> {
-        let (dst, zone, key) = self.key_of::<P>(&spec.key())?;
         let mut rib = t.lock();
+        let mut changes = Vec::new();
+        let info = self.add_locked(t, &mut rib, spec, &mut changes)?;
+        let old = self.publish_fib(t, &changes);
+        drop(rib);
+        self.events.publish(RouteEvent::Add(info.clone()));
+        drop(old);
+        Ok(info)
+    }
+
+    /// Validates, resolves and stages one add (RIB lock held; FIB not yet published).
+    fn add_locked<P: Afi>(
+        &self,
+        t: &RouteTable<P>,
+        rib: &mut Rib<P>,
+        spec: &RouteSpec,
+        changes: &mut Vec<(P, Option<u32>)>,
+    ) -> Result<RouteInfo, RouteError> {
+        let (dst, zone, key) = self.key_of::<P>(&spec.key())?;
         let r = self.resolve(spec)?;
-        let (info, old) = self.insert(
+        self.insert(
             t,
-            &mut rib,
+            rib,
             key,
             dst,
             zone,
@@ -721,11 +738,61 @@ impl RouteTables {
             spec.metric,
             self.new_id(),
             0,
-        )?;
+            changes,
+        )
+    }
+
+    /// Many `RTM_ADD`s at once (a routing daemon's bulk load): per family one RIB
+    /// lock, one FIB republish, one generation bump and one synchronize. Results are in
+    /// the order of `specs`, each as [`add`](Self::add) would return it, except that a
+    /// gateway is resolved against the table as it was before the batch.
+    pub fn add_many(&self, specs: &[RouteSpec]) -> Vec<Result<RouteInfo, RouteError>> {
+        let mut out: Vec<Option<Result<RouteInfo, RouteError>>> = vec![None; specs.len()];
+        self.add_many_in(&self.v4, Family::Inet, specs, &mut out);
+        self.add_many_in(&self.v6, Family::Inet6, specs, &mut out);
+        out.into_iter()
+            .map(|o| o.unwrap_or(Err(RouteError::NoNextHop)))
+            .collect()
+    }
+
+    fn add_many_in<P: Afi>(
+        &self,
+        t: &RouteTable<P>,
+        fam: Family,
+        specs: &[RouteSpec],
+        out: &mut [Option<Result<RouteInfo, RouteError>>],
+    ) {
+        let mine: Vec<usize> = (0..specs.len())
+            .filter(|&i| family_of(&specs[i].dst) == fam)
+            .collect();
+        if mine.is_empty() {
+            return;
+        }
+        let mut rib = t.lock();
+        let mut changes = Vec::new();
+        let mut added = Vec::new();
+        for i in mine {
+            let res = check_user_flags(specs[i].flags).and_then(|()| {
+                let spec = RouteSpec {
+                    flags: specs[i].flags | RtFlags::STATIC,
+                    ..specs[i].clone()
+                };
+                self.add_locked(t, &mut rib, &spec, &mut changes)
+            });
+            if let Ok(info) = &res {
+                added.push(info.clone());
+            }
+            out[i] = Some(res);
+        }
+        if added.is_empty() {
+            return;
+        }
+        let old = self.publish_fib(t, &changes);
         drop(rib);
-        self.events.publish(RouteEvent::Add(info.clone()));
+        for a in added {
+            self.events.publish(RouteEvent::Add(a));
+        }
         drop(old);
-        Ok(info)
     }
 
     fn new_id(&self) -> u64 {
@@ -766,7 +833,8 @@ impl RouteTables {
         metric: u32,
         id: u64,
         uses: u64,
-    ) -> Result<(RouteInfo, Option<RetiredFib<'d, P>>), RouteError> {
+        changes: &mut Vec<(P, Option<u32>)>,
+    ) -> Result<RouteInfo, RouteError> {
         if rib
             .routes
             .get(&key)
@@ -816,17 +884,29 @@ impl RouteTables {
             },
         );
         rib.count += 1;
-        let old = if pos == 0 {
+        if pos == 0 {
+            changes.push((key, Some(idx)));
+        }
+        Ok(info)
+    }
+
+    /// Publishes the FIB with `changes` (if any) and bumps the generation; the old
+    /// snapshot is to be dropped (synchronize) after the RIB lock is released.
+    fn publish_fib<'d, P: Afi>(
+        &'d self,
+        t: &'d RouteTable<P>,
+        changes: &[(P, Option<u32>)],
+    ) -> Option<RetiredFib<'d, P>> {
+        let old = if changes.is_empty() {
+            None
+        } else {
             t.fib.store(
-                t.fib_snapshot(&self.domain)
-                    .with_changes(&[(key, Some(idx))]),
+                t.fib_snapshot(&self.domain).with_changes(changes),
                 &self.domain,
             )
-        } else {
-            None
         };
         self.invalidate();
-        Ok((info, old))
+        old
     }
 
     /// Resolves the output interface, source address and gateway of a request
@@ -1245,7 +1325,20 @@ impl RouteTables {
         if !live || ifa.is_some_and(|a| a.is_removed()) {
             return Err(RouteError::NetUnreachable { via: None });
         }
-        let (info, old) = self.insert(t, &mut rib, key, dst, zone, r, 0, self.new_id(), 0)?;
+        let mut changes = Vec::new();
+        let info = self.insert(
+            t,
+            &mut rib,
+            key,
+            dst,
+            zone,
+            r,
+            0,
+            self.new_id(),
+            0,
+            &mut changes,
+        )?;
+        let old = self.publish_fib(t, &changes);
         drop(rib);
         drop(old);
         Ok(info)

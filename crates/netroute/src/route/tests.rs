@@ -889,6 +889,33 @@ fn expired_addresses_take_their_routes_and_p2p_gets_a_peer_route() {
 }
 
 #[test]
+fn add_many_is_one_publication() {
+    let x = fixture(&V4);
+    let g = x.rt.generation();
+    let mut sub = x.rt.subscribe(16);
+    let res = x.rt.add_many(&[
+        RouteSpec::new(net(V4.far_net)).via(ip(V4.gw)),
+        RouteSpec::new(net(V6.far_net)).via(ip(V6.gw)),
+        RouteSpec::new(net(V4.far_more)).via(ip(V4.gw1)),
+        RouteSpec::new(net(V4.far_net)).via(ip(V4.gw1)),
+        RouteSpec::new(net(V4.far_net)).via(ip(V4.gw1)).metric(1),
+        RouteSpec::new(net(V4.far_net)).flags(RtFlags::LOCAL),
+    ]);
+    assert!(res[0].is_ok() && res[2].is_ok() && res[4].is_ok());
+    assert!(
+        matches!(res[1], Err(RouteError::NetUnreachable { .. })),
+        "no IPv6 address here"
+    );
+    assert!(matches!(res[3], Err(RouteError::Exists { .. })));
+    assert!(matches!(res[5], Err(RouteError::BadFlags(_))));
+    assert_eq!(x.rt.generation(), g + 1, "one bump for the batch");
+    let id = |i: usize| res[i].as_ref().unwrap().id;
+    assert_eq!(x.rt.lookup(dst(V4.in_more), false).unwrap().id(), id(2));
+    assert_eq!(x.rt.lookup(dst(V4.in_far), false).unwrap().id(), id(0));
+    assert_eq!(sub.events().len(), 3);
+}
+
+#[test]
 fn one_read_section_covers_route_and_interface() {
     let x = fixture(&V4);
     let r =
