@@ -417,7 +417,9 @@ struct Resolved {
 impl RouteTables {
     /// Tables sharing `ifs`'s domain, registered as its route hook (detach deletes the
     /// routes through the interface; address changes add and remove local and
-    /// connected routes). Addresses already configured get their routes now.
+    /// connected routes). Addresses already configured get their routes now. The hook
+    /// replaces any the interface table had: one set of route tables per interface
+    /// table (the `Stack` owns both).
     pub fn new(ifs: Arc<IfTable>) -> Arc<Self> {
         Self::with_config(ifs, RouteConfig::default())
     }
