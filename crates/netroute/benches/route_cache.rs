@@ -5,6 +5,21 @@
 //!
 //! `cargo bench -p netroute --bench route_cache`
 //!
+//! Measured once (2026-11-25, 2 shared cores, psref in membarrier mode; the real table,
+//! 1,042,325 routes loaded by `add_many` in 0.9 s; criterion medians):
+//!
+//! | what | time |
+//! |---|---|
+//! | `RouteCache::validate` (hit) | 12.6 ns |
+//! | `RouteCache::lookup` (hit, same dst) | 13.6 ns |
+//! | `RouteTables::lookup` (fresh, 4096 dsts, psref) | 399 ns |
+//! | `RouteTables::lookup_shared` (fresh, in a section, no psref) | 333 ns |
+//!
+//! The hit path is about 30x cheaper than a fresh lookup through the simple FIB but
+//! misses the 3 ns target: it pays a read section (`Domain::read`: thread-local
+//! lookup, store, fence), the slot load and a psref acquire/release. A forwarder-side
+//! variant taking a `psref::Reader` is the obvious next step.
+//!
 //! The fresh lookup goes through the simple FIB behind the seam (`lpm.rs`, a hash map
 //! per prefix length); the compiled FIB will change that side, not the cache's.
 
