@@ -2,7 +2,13 @@
 //! bug (see `tests/loom.rs`), so that CI can show each one is caught. Going through an
 //! environment variable rather than RUSTFLAGS rebuilds only this crate.
 
-const MUTATIONS: &[&str] = &["no_reader_fence", "relaxed_enter", "no_synchronize", "no_drain", "copy_new_entry"];
+const MUTATIONS: &[&str] = &[
+    "no_reader_fence",
+    "relaxed_enter",
+    "no_synchronize",
+    "no_drain",
+    "copy_new_entry",
+];
 
 fn main() {
     println!("cargo::rerun-if-env-changed=PSREF_MUTATION");

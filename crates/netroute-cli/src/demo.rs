@@ -1,18 +1,32 @@
 //! `netroute demo`: the main job on built-in data.
 //!
-//! What it runs today: a table of route objects published through `psref::Slot`s in one
-//! `psref::Domain`; forwarder threads look entries up inside read sections (most lookups
-//! stay inside the section, a share take a passive reference and hold it across a yield,
-//! as a socket holding a route would); one writer replaces entries in batches (one
-//! synchronize per batch, as a BGP update burst would be applied) and sometimes one at a
-//! time. Every object carries a canary that its destructor kills before the memory is
-//! freed and a sequence number; forwarders count any dead canary they see ("stale uses",
-//! which must be 0). At the end: lookups per second, updates applied, synchronize latency,
-//! stale uses, and the barrier mode in force.
+//! What it runs, over the pieces that have landed:
+//! * an interface table (`lo0`, `eth0`, `eth1`, documentation addresses), one of whose
+//!   interfaces is detached and re-attached while everything else runs;
+//! * Internet-sized FIBs: by default synthetic tables with the shape of the 2026 RIS tables
+//!   (1,042,325 IPv4 and 246,175 IPv6 prefixes, `netroute::synth`), compiled into
+//!   `SharedFib`s whose next hops index a table of 500 next-hop objects published through
+//!   psref slots;
+//! * forwarder threads doing batched lookups (one read section per batch) over a skewed
+//!   flow mix, resolving each result to its next-hop object and checking its canary;
+//! * a writer replaying an update stream into the FIBs in batches, and replacing next-hop
+//!   objects (one synchronize per batch of replacements);
+//! * TIME_WAIT churn through the VTW table.
+//!
+//! At the end: lookups per second, updates applied, publication latency, stale uses (a
+//! forwarder that saw a destroyed object; must be 0), TIME_WAIT entries and their bytes
+//! against full protocol control blocks.
 
+use netroute::ifnet::{AddrSpec, IfConfig, IfFlags, IfTable};
+use netroute::route::fib::{FibOp, NextHop, SharedFib};
+use netroute::synth::{self, SplitMix64, Update};
+use netroute::timewait::{
+    ClassCapacities, LocalAddrId, MonotonicClock, MslClass, TimeWaitInfo, Tuple, Vtw, VtwConfig,
+};
 use psref::{Batch, Domain, Slot, barrier};
 use serde::Serialize;
 use std::hint::black_box;
+use std::net::Ipv4Addr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -24,67 +38,81 @@ pub(crate) struct Args {
     /// Forwarder threads (default: one per core, at least 1).
     #[arg(long)]
     threads: Option<usize>,
-    /// How long to run.
-    #[arg(long, default_value_t = 3.0)]
+    /// How long to run the forwarding phase.
+    #[arg(long, default_value_t = 5.0)]
     seconds: f64,
-    /// Number of table entries.
-    #[arg(long, default_value_t = 65_536)]
-    entries: usize,
-    /// Print the report as JSON.
+    /// Size of the synthetic tables relative to the 2026 Internet (1.0 = 1.04 M IPv4 and
+    /// 246 k IPv6 prefixes).
+    #[arg(long, default_value_t = 1.0)]
+    scale: f64,
+    /// Seed of the synthetic tables, updates and flows.
+    #[arg(long, default_value_t = 2026)]
+    seed: u64,
+    /// Print the report as one JSON object.
     #[arg(long)]
     json: bool,
 }
 
 const ALIVE: u64 = 0x5AFE_5AFE_5AFE_5AFE;
 const DEAD: u64 = 0xDEAD_BEEF_DEAD_BEEF;
+const NEXT_HOPS: u32 = 500;
+/// A full PCB for comparison: FreeBSD's tcpcb alone was 728 B (timewait.md, UMA data),
+/// before the inpcb and socket it also keeps.
+const FULL_PCB_BYTES: f64 = 728.0;
 
-/// A stand-in route entry with a canary, 64 bytes like a compact rtentry.
-struct Entry {
+/// A next-hop object (what an rtentry's gateway/interface part resolves to).
+struct NextHopObj {
     canary: AtomicU64,
-    seq: u64,
-    nexthop: u32,
-    _pad: [u64; 5],
+    gateway: Ipv4Addr,
+    version: u64,
 }
 
-impl Drop for Entry {
+impl Drop for NextHopObj {
     fn drop(&mut self) {
         self.canary.store(DEAD, Ordering::SeqCst);
     }
 }
 
-fn entry(seq: u64) -> Entry {
-    Entry {
+fn next_hop_obj(i: u32, version: u64) -> NextHopObj {
+    NextHopObj {
         canary: AtomicU64::new(ALIVE),
-        seq,
-        nexthop: (seq % 500) as u32,
-        _pad: [0; 5],
+        gateway: Ipv4Addr::new(198, 51, 100, (i % 250) as u8 + 1),
+        version,
     }
 }
 
-#[derive(Serialize, Debug)]
+#[derive(Serialize, Debug, Default)]
 struct Report {
     barrier_mode: String,
     threads: usize,
     seconds: f64,
-    entries: usize,
+    prefixes_v4: usize,
+    prefixes_v6: usize,
+    build_ms: f64,
+    fib_bytes_per_prefix_v4: f64,
+    fib_bytes_per_prefix_v6: f64,
     lookups: u64,
     lookups_per_sec: f64,
-    psrefs_taken: u64,
-    updates_applied: u64,
-    update_batches: u64,
-    synchronize_p50_us: f64,
-    synchronize_p99_us: f64,
+    fib_updates_applied: u64,
+    fib_publish_p50_us: f64,
+    fib_publish_p99_us: f64,
+    next_hop_replacements: u64,
+    interface_detaches: u64,
     stale_uses: u64,
+    timewait_inserted: u64,
+    timewait_live: usize,
+    timewait_bytes_per_entry: f64,
+    full_pcb_bytes_per_entry: f64,
 }
 
-struct SplitMix(u64);
-impl SplitMix {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+fn hash_nh(x: u128) -> NextHop {
+    let mut r = SplitMix64::new(x as u64 ^ (x >> 64) as u64);
+    NextHop::new(1 + (r.next_u64() % u64::from(NEXT_HOPS)) as u32).expect("index in range")
+}
+
+fn progress(json: bool, msg: &str) {
+    if !json {
+        eprintln!("  … {msg}");
     }
 }
 
@@ -95,166 +123,339 @@ pub(crate) fn run(args: &Args) -> Result<(), String> {
             args.seconds
         ));
     }
-    if args.entries == 0 || args.entries > 10_000_000 {
-        return Err(format!(
-            "--entries must be in 1..=10000000, got {}",
-            args.entries
-        ));
+    if !(args.scale > 0.0 && args.scale <= 1.0) {
+        return Err(format!("--scale must be in (0, 1], got {}", args.scale));
     }
     let threads = args
         .threads
         .unwrap_or_else(|| thread::available_parallelism().map_or(1, |n| n.get()))
         .clamp(1, 256);
+    let mut report = Report {
+        barrier_mode: format!("{:?}", barrier::mode()),
+        threads,
+        ..Report::default()
+    };
     let domain = Arc::new(Domain::new());
-    let table: Arc<Vec<Slot<Entry>>> = Arc::new(
-        (0..args.entries as u64)
-            .map(|i| Slot::new(entry(i), &domain))
-            .collect(),
-    );
-    let stop = Arc::new(AtomicBool::new(false));
-    let stale = Arc::new(AtomicU64::new(0));
-    let lookups = Arc::new(AtomicU64::new(0));
-    let psrefs = Arc::new(AtomicU64::new(0));
 
-    let forwarders: Vec<_> = (0..threads)
-        .map(|t| {
-            let (domain, table, stop, stale, lookups, psrefs) = (
-                domain.clone(),
-                table.clone(),
-                stop.clone(),
-                stale.clone(),
-                lookups.clone(),
-                psrefs.clone(),
-            );
-            thread::spawn(move || {
-                let mut rng = SplitMix(t as u64 + 1);
-                let reader = domain.reader();
-                let (mut n, mut held, mut bad, mut sum) = (0u64, 0u64, 0u64, 0u64);
-                let n_entries = table.len() as u64;
-                while !stop.load(Ordering::Relaxed) {
-                    // A batch of lookups per read section, as a forwarder handles a burst.
-                    let g = reader.read();
-                    for _ in 0..64 {
-                        // Skewed flow mix: half the lookups hit 1/64 of the table.
-                        let r = rng.next();
-                        let i = if r & 1 == 0 {
-                            (r >> 8) % (n_entries / 64).max(1)
-                        } else {
-                            (r >> 8) % n_entries
-                        };
-                        if let Some(e) = table[i as usize].load(&g) {
-                            bad += u64::from(e.canary.load(Ordering::Relaxed) != ALIVE);
-                            sum = sum.wrapping_add(u64::from(e.nexthop));
-                        }
-                    }
-                    n += 64;
-                    // A socket-like holder: keep one entry past the section.
-                    let i = (rng.next() % n_entries) as usize;
-                    let p = table[i].load(&g).map(|e| e.acquire());
-                    drop(g);
-                    if let Some(p) = p {
-                        held += 1;
-                        thread::yield_now();
-                        bad += u64::from(p.canary.load(Ordering::Relaxed) != ALIVE);
-                    }
-                }
-                black_box(sum);
-                lookups.fetch_add(n, Ordering::Relaxed);
-                psrefs.fetch_add(held, Ordering::Relaxed);
-                stale.fetch_add(bad, Ordering::Relaxed);
-            })
+    // Interfaces.
+    let ifs = IfTable::new(domain.clone());
+    let e = |e: netroute::ifnet::IfError| e.to_string();
+    let lo0 = ifs
+        .attach(IfConfig::new("lo0").flags(IfFlags::UP | IfFlags::LOOPBACK))
+        .map_err(e)?;
+    ifs.add_addr(lo0, AddrSpec::new(Ipv4Addr::LOCALHOST, 8))
+        .map_err(e)?;
+    let eth0 = ifs
+        .attach(IfConfig::new("eth0").flags(IfFlags::UP | IfFlags::BROADCAST))
+        .map_err(e)?;
+    ifs.add_addr(eth0, AddrSpec::new([192, 0, 2, 1], 24))
+        .map_err(e)?;
+    let eth1_cfg = || IfConfig::new("eth1").flags(IfFlags::UP | IfFlags::BROADCAST);
+    let eth1 = ifs.attach(eth1_cfg()).map_err(e)?;
+    ifs.add_addr(eth1, AddrSpec::new([198, 51, 100, 1], 24))
+        .map_err(e)?;
+
+    // Tables.
+    let t0 = Instant::now();
+    progress(args.json, "generating the synthetic tables");
+    let v4 = synth::ipv4_table(args.seed, args.scale);
+    let v6 = synth::ipv6_table(args.seed, args.scale);
+    report.prefixes_v4 = v4.len();
+    report.prefixes_v6 = v6.len();
+    progress(args.json, "compiling the FIBs");
+    let fib4 = SharedFib::<u32>::from_routes(
+        v4.iter().map(|n| {
+            (
+                u32::from(n.network()),
+                n.prefix_len(),
+                hash_nh(u128::from(u32::from(n.network()))),
+            )
+        }),
+        &domain,
+    )
+    .map_err(|e| e.to_string())?;
+    let fib6 = SharedFib::<u128>::from_routes(
+        v6.iter().map(|n| {
+            (
+                u128::from(n.network()),
+                n.prefix_len(),
+                hash_nh(u128::from(n.network())),
+            )
+        }),
+        &domain,
+    )
+    .map_err(|e| e.to_string())?;
+    report.build_ms = t0.elapsed().as_secs_f64() * 1e3;
+    // SharedFib keeps two compiled copies (left-right); report one, as the lookups see it.
+    report.fib_bytes_per_prefix_v4 = fib4.memory_bytes(&domain) as f64 / 2.0 / v4.len() as f64;
+    report.fib_bytes_per_prefix_v6 = fib6.memory_bytes(&domain) as f64 / 2.0 / v6.len() as f64;
+    let next_hops: Vec<Slot<NextHopObj>> = (0..=NEXT_HOPS)
+        .map(|i| Slot::new(next_hop_obj(i, 0), &domain))
+        .collect();
+    let updates4 = synth::updates(&v4, args.seed, 400_000);
+
+    // Flows: addresses inside table prefixes; half of the traffic goes to 1 % of them.
+    let mut rng = SplitMix64::new(args.seed ^ 0xF10F);
+    let flows4: Vec<u32> = (0..65_536)
+        .map(|_| {
+            let n = v4[rng.below(v4.len() as u64) as usize];
+            let host = (rng.next_u64() as u32) & !u32::from(n.netmask());
+            u32::from(n.network()) | host
+        })
+        .collect();
+    let flows6: Vec<u128> = (0..16_384)
+        .map(|_| {
+            let n = v6[rng.below(v6.len() as u64) as usize];
+            let host = (u128::from(rng.next_u64()) << 64 | u128::from(rng.next_u64()))
+                & !u128::from(n.netmask());
+            u128::from(n.network()) | host
         })
         .collect();
 
-    let sync_lat = Arc::new(Mutex::new(Vec::<Duration>::new()));
-    let start = Instant::now();
-    let run_for = Duration::from_secs_f64(args.seconds);
-    let mut rng = SplitMix(0xC0FFEE);
-    let mut seq = args.entries as u64;
-    let (mut updates, mut batches) = (0u64, 0u64);
-    while start.elapsed() < run_for {
-        let mut batch = Batch::new(&domain);
-        let burst = 1 + (rng.next() % 256) as usize;
-        for _ in 0..burst {
-            let i = (rng.next() % args.entries as u64) as usize;
-            seq += 1;
-            if let Some(old) = table[i].store(entry(seq), &domain) {
-                debug_assert!(old.get().seq < seq);
-                batch.push(old);
-            }
+    let stop = AtomicBool::new(false);
+    let lookups = AtomicU64::new(0);
+    let stale = AtomicU64::new(0);
+    let publish = Mutex::new(Vec::<Duration>::new());
+    let mut tw_cfg = VtwConfig::with_entries(300_000);
+    tw_cfg.capacity = ClassCapacities {
+        loopback: 10_000,
+        local: 30_000,
+        remote: 260_000,
+    };
+    let vtw = Vtw::new(
+        tw_cfg,
+        VtwConfig::with_entries(3_000),
+        Arc::new(MonotonicClock::new()),
+    )
+    .map_err(|e| e.to_string())?;
+    let tw_inserted = AtomicU64::new(0);
+    progress(
+        args.json,
+        &format!(
+            "forwarding for {:.1} s with {threads} thread(s)",
+            args.seconds
+        ),
+    );
+
+    thread::scope(|s| -> Result<(), String> {
+        for t in 0..threads {
+            let (domain, fib4, fib6, next_hops, flows4, flows6) =
+                (&domain, &fib4, &fib6, &next_hops, &flows4, &flows6);
+            let (stop, lookups, stale) = (&stop, &lookups, &stale);
+            s.spawn(move || {
+                let mut rng = SplitMix64::new(t as u64 + 1);
+                let reader = domain.reader();
+                let mut batch4 = [0u32; 256];
+                let mut out = [None; 256];
+                let mut batch6 = [0u128; 64];
+                let mut out6 = [None; 64];
+                let (mut n, mut bad) = (0u64, 0u64);
+                let hot = flows4.len() as u64 / 100;
+                while !stop.load(Ordering::Relaxed) {
+                    for a in batch4.iter_mut() {
+                        let r = rng.next_u64();
+                        let i = if r & 1 == 0 {
+                            (r >> 1) % hot
+                        } else {
+                            (r >> 1) % flows4.len() as u64
+                        };
+                        *a = flows4[i as usize];
+                    }
+                    for a in batch6.iter_mut() {
+                        *a = flows6[(rng.next_u64() % flows6.len() as u64) as usize];
+                    }
+                    let g = reader.read();
+                    fib4.load(&g).lookup_batch(&batch4, &mut out);
+                    fib6.load(&g).lookup_batch(&batch6, &mut out6);
+                    for nh in out.iter().chain(out6.iter()).flatten() {
+                        match next_hops[usize::from(nh.index())].load(&g) {
+                            Some(obj) => {
+                                bad += u64::from(obj.canary.load(Ordering::Relaxed) != ALIVE);
+                                black_box(obj.gateway);
+                            }
+                            None => bad += 1,
+                        }
+                    }
+                    drop(g);
+                    n += (batch4.len() + batch6.len()) as u64;
+                }
+                lookups.fetch_add(n, Ordering::Relaxed);
+                stale.fetch_add(bad, Ordering::Relaxed);
+            });
         }
-        updates += batch.len() as u64;
-        let t0 = Instant::now();
-        batch.finish();
-        sync_lat
-            .lock()
-            .map_err(|e| e.to_string())?
-            .push(t0.elapsed());
-        batches += 1;
-        thread::sleep(Duration::from_micros(200));
-    }
-    stop.store(true, Ordering::Relaxed);
-    for f in forwarders {
-        f.join()
-            .map_err(|_| "a forwarder thread panicked".to_string())?;
-    }
-    let elapsed = start.elapsed().as_secs_f64();
-    let mut lat = std::mem::take(&mut *sync_lat.lock().map_err(|e| e.to_string())?);
+        // TIME_WAIT churn: connections closing at a steady rate, peers probing.
+        {
+            let (vtw, stop, tw_inserted) = (&vtw, &stop, &tw_inserted);
+            s.spawn(move || {
+                let mut rng = SplitMix64::new(77);
+                let mut k = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    for _ in 0..512 {
+                        let r = rng.next_u64();
+                        let t = Tuple {
+                            local: LocalAddrId(0),
+                            lport: 443,
+                            faddr: Ipv4Addr::from((r >> 32) as u32),
+                            fport: (r as u16) | 1024,
+                        };
+                        let info = TimeWaitInfo {
+                            snd_nxt: r as u32,
+                            rcv_nxt: (r >> 16) as u32,
+                            rcv_wnd: 65_535,
+                            rcv_wscale: 7,
+                            ts_recent: Some(k as u32),
+                            uid: 0,
+                            reuse_addr: false,
+                            reuse_port: false,
+                            v6only: false,
+                        };
+                        // Mostly remote peers, some on an attached subnet, a few loopback.
+                        let class = match r % 100 {
+                            0..=1 => MslClass::Loopback,
+                            2..=11 => MslClass::Local,
+                            _ => MslClass::Remote,
+                        };
+                        if vtw.insert(t, class, info).is_ok() {
+                            k += 1;
+                        }
+                        black_box(vtw.contains(&t));
+                    }
+                    vtw.expire();
+                    thread::sleep(Duration::from_micros(500));
+                }
+                tw_inserted.store(k, Ordering::Relaxed);
+            });
+        }
+
+        // The writer: update bursts, next-hop replacements, an interface bounce.
+        let start = Instant::now();
+        let run_for = Duration::from_secs_f64(args.seconds);
+        let mut cursor = 0usize;
+        let mut version = 0u64;
+        let mut detached = false;
+        let mut rng = SplitMix64::new(args.seed ^ 0xAB);
+        while start.elapsed() < run_for {
+            let burst = 256 + rng.below(1792) as usize;
+            let ops: Vec<FibOp<u32>> = (0..burst)
+                .map(|_| {
+                    let u = updates4[cursor % updates4.len()];
+                    cursor += 1;
+                    match u {
+                        Update::Announce(n) => FibOp::Insert {
+                            addr: u32::from(n.network()),
+                            len: n.prefix_len(),
+                            nh: hash_nh(u128::from(u32::from(n.network())) ^ cursor as u128),
+                        },
+                        Update::Withdraw(n) => FibOp::Remove {
+                            addr: u32::from(n.network()),
+                            len: n.prefix_len(),
+                        },
+                    }
+                })
+                .collect();
+            let r = fib4.apply(&ops, &domain).map_err(|e| e.to_string())?;
+            report.fib_updates_applied += ops.len() as u64;
+            publish
+                .lock()
+                .map_err(|e| e.to_string())?
+                .push(r.publish_latency);
+            // Replace a few next-hop objects (a gateway moved), one synchronize for all.
+            let mut b = Batch::new(&domain);
+            for _ in 0..8 {
+                version += 1;
+                let i = 1 + rng.below(u64::from(NEXT_HOPS)) as u32;
+                if let Some(old) = next_hops[i as usize].store(next_hop_obj(i, version), &domain) {
+                    debug_assert!(old.get().version < version);
+                    b.push(old);
+                }
+            }
+            report.next_hop_replacements += b.len() as u64;
+            b.finish();
+            if !detached && start.elapsed() > run_for / 2 {
+                ifs.detach(eth1).map_err(e)?;
+                let again = ifs.attach(eth1_cfg()).map_err(e)?;
+                ifs.add_addr(again, AddrSpec::new([198, 51, 100, 1], 24))
+                    .map_err(e)?;
+                report.interface_detaches += 1;
+                detached = true;
+            }
+            thread::sleep(Duration::from_millis(2));
+        }
+        stop.store(true, Ordering::Relaxed);
+        report.seconds = start.elapsed().as_secs_f64();
+        Ok(())
+    })?;
+
+    let mut lat = std::mem::take(&mut *publish.lock().map_err(|e| e.to_string())?);
     lat.sort();
     let pct = |p: f64| {
         lat.get(((lat.len().max(1) - 1) as f64 * p) as usize)
             .map_or(0.0, |d| d.as_secs_f64() * 1e6)
     };
-    let total = lookups.load(Ordering::Relaxed);
-    let report = Report {
-        barrier_mode: format!("{:?}", barrier::mode()),
-        threads,
-        seconds: elapsed,
-        entries: args.entries,
-        lookups: total,
-        lookups_per_sec: total as f64 / elapsed,
-        psrefs_taken: psrefs.load(Ordering::Relaxed),
-        updates_applied: updates,
-        update_batches: batches,
-        synchronize_p50_us: pct(0.5),
-        synchronize_p99_us: pct(0.99),
-        stale_uses: stale.load(Ordering::Relaxed),
+    report.fib_publish_p50_us = pct(0.5);
+    report.fib_publish_p99_us = pct(0.99);
+    report.lookups = lookups.load(Ordering::Relaxed);
+    report.lookups_per_sec = report.lookups as f64 / report.seconds;
+    report.stale_uses = stale.load(Ordering::Relaxed);
+    report.timewait_inserted = tw_inserted.load(Ordering::Relaxed);
+    let (live, mem) = vtw.with_table::<Ipv4Addr, _>(|t, _| (t.len(), t.memory().core()));
+    report.timewait_live = live;
+    report.timewait_bytes_per_entry = if live > 0 {
+        mem as f64 / live as f64
+    } else {
+        0.0
     };
+    report.full_pcb_bytes_per_entry = FULL_PCB_BYTES;
+
     if args.json {
         println!(
             "{}",
             serde_json::to_string(&report).map_err(|e| e.to_string())?
         );
     } else {
-        println!(
-            "netroute demo — psref/pserialize core ({} barrier)",
-            report.barrier_mode
-        );
-        println!(
-            "  forwarders        {} threads, {} entries, {:.1} s",
-            report.threads, report.entries, report.seconds
-        );
-        println!(
-            "  lookups           {} ({:.1} M/s)",
-            report.lookups,
-            report.lookups_per_sec / 1e6
-        );
-        println!("  psrefs held       {}", report.psrefs_taken);
-        println!(
-            "  updates applied   {} in {} batches",
-            report.updates_applied, report.update_batches
-        );
-        println!(
-            "  batch destroy     p50 {:.1} µs, p99 {:.1} µs (synchronize + drain + free)",
-            report.synchronize_p50_us, report.synchronize_p99_us
-        );
-        println!("  stale uses        {}", report.stale_uses);
+        print_report(&report);
     }
     if report.stale_uses != 0 {
         return Err(format!(
-            "{} stale uses: a reader saw a freed entry",
+            "{} stale uses: a forwarder saw a destroyed object",
             report.stale_uses
         ));
     }
     Ok(())
+}
+
+fn print_report(r: &Report) {
+    println!(
+        "netroute demo ({} barrier, {} forwarder thread(s), {:.1} s)",
+        r.barrier_mode, r.threads, r.seconds
+    );
+    println!(
+        "  tables          {} IPv4 + {} IPv6 prefixes (synthetic, 2026 RIS shape), compiled in {:.0} ms",
+        r.prefixes_v4, r.prefixes_v6, r.build_ms
+    );
+    println!(
+        "  FIB memory      {:.2} B/prefix IPv4, {:.2} B/prefix IPv6 (one compiled copy)",
+        r.fib_bytes_per_prefix_v4, r.fib_bytes_per_prefix_v6
+    );
+    println!(
+        "  lookups         {} ({:.1} M/s, batched, IPv4 and IPv6)",
+        r.lookups,
+        r.lookups_per_sec / 1e6
+    );
+    println!(
+        "  updates         {} FIB updates applied, publish p50 {:.0} µs / p99 {:.0} µs",
+        r.fib_updates_applied, r.fib_publish_p50_us, r.fib_publish_p99_us
+    );
+    println!(
+        "  writers         {} next-hop objects replaced, {} interface detach/re-attach",
+        r.next_hop_replacements, r.interface_detaches
+    );
+    println!("  stale uses      {}", r.stale_uses);
+    println!(
+        "  TIME_WAIT       {} inserted, {} live, {:.1} B/entry (a full PCB: ≥ {:.0} B)",
+        r.timewait_inserted,
+        r.timewait_live,
+        r.timewait_bytes_per_entry,
+        r.full_pcb_bytes_per_entry
+    );
 }

@@ -1,8 +1,8 @@
 //! The `netroute` command. See `netroute --help`.
 //!
-//! Today it carries the `demo` main job over the pieces that have landed (the psref /
-//! pserialize core); route queries, snapshots, benchmarks and the stress command arrive
-//! with the routing table, FIB and VTW (see the README).
+//! Today it carries the `demo` main job over the pieces that have landed (psref, ifnet,
+//! the compiled FIB, VTW); route queries, snapshots, benchmarks and the stress command
+//! arrive with the routing table (see the README).
 #![forbid(unsafe_code)]
 
 mod demo;
@@ -20,8 +20,9 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Run the main job on built-in data: forwarder threads read a psref-protected table
-    /// while a writer replaces entries, then report throughput and safety counters.
+    /// Run the main job on built-in data: Internet-sized FIBs read by forwarder threads
+    /// while a writer replays updates, replaces next hops and bounces an interface, with
+    /// TIME_WAIT churn; then report throughput and safety counters.
     Demo(demo::Args),
 }
 

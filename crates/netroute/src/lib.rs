@@ -16,6 +16,9 @@
 
 pub mod addr;
 pub mod ifnet;
-pub mod route;
+pub mod synth;
+pub mod timewait;
 
 pub use psref;
+
+pub mod route;

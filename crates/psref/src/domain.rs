@@ -29,7 +29,7 @@
 
 use crate::barrier;
 use crate::record::{Entry, Record};
-use crate::sync::{AtomicPtr, AtomicU64, Ordering, backoff, fence};
+use crate::sync::{AtomicPtr, AtomicU64, Backoff, Ordering, fence};
 use crate::target::Target;
 use std::cell::Cell;
 use std::collections::HashMap;
@@ -354,15 +354,14 @@ impl Domain {
         {
             let target = self.epoch.fetch_add(2, Ordering::AcqRel) + 2;
             barrier::writer_barrier();
+            let mut backoff = Backoff::new();
             for rec in self.records() {
-                let mut step = 0;
                 loop {
                     let a = rec.active.load(Ordering::Acquire);
                     if a == 0 || a > target {
                         break;
                     }
-                    backoff(step);
-                    step = step.saturating_add(1);
+                    backoff.snooze();
                 }
             }
         }
@@ -462,7 +461,7 @@ impl Domain {
                 .iter()
                 .map(|t| *t as *const Target as usize)
                 .collect();
-            let mut step = 0u32;
+            let mut backoff = Backoff::new();
             loop {
                 waiting = self.still_referenced(&waiting);
                 if waiting.is_empty() {
@@ -472,8 +471,7 @@ impl Domain {
                     self.report(start.elapsed(), &waiting);
                     warn_at *= 2;
                 }
-                backoff(step);
-                step = step.saturating_add(1);
+                backoff.snooze();
             }
         }
     }

@@ -10,26 +10,60 @@ pub(crate) use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize
 
 pub(crate) use std::sync::atomic::Ordering;
 
-/// One step of a polling loop. Under loom every step must yield so the model can
-/// schedule the thread being waited for.
-#[inline]
-pub(crate) fn backoff(step: u32) {
-    #[cfg(loom)]
-    {
-        let _ = step;
-        loom::thread::yield_now();
-    }
+/// A polling loop's waiting policy: spin briefly, then yield, then sleep in short steps.
+///
+/// A writer waits for readers to leave sections that normally last microseconds; a reader
+/// preempted inside its section needs a scheduler slice to come back. Spinning for the
+/// first ~20 µs catches the common case at once; yielding up to ~200 µs lets a preempted
+/// reader run on this CPU; after that the writer sleeps 50 µs at a time (the sleep length
+/// is the latency added after the reader finally leaves), and 1 ms at a time once it has
+/// waited 10 ms (a reference held across blocking work).
+pub(crate) struct Backoff {
     #[cfg(not(loom))]
-    {
-        if step < 64 {
-            std::hint::spin_loop();
-        } else if step < 80 {
-            std::thread::yield_now();
-        } else {
-            // 20 µs doubling up to 1 ms: a reader preempted inside its section may
-            // need a whole scheduler slice to come back.
-            let shift = (step - 80).min(6);
-            std::thread::sleep(std::time::Duration::from_micros(20u64 << shift));
+    start: Option<std::time::Instant>,
+    spins: u32,
+}
+
+impl Backoff {
+    pub(crate) fn new() -> Self {
+        Backoff {
+            #[cfg(not(loom))]
+            start: None,
+            spins: 0,
+        }
+    }
+
+    /// Waits a little.
+    #[inline]
+    pub(crate) fn snooze(&mut self) {
+        #[cfg(loom)]
+        {
+            self.spins += 1;
+            loom::thread::yield_now();
+        }
+        #[cfg(not(loom))]
+        {
+            // Pure spinning for the first steps avoids even reading the clock.
+            if self.spins < 32 {
+                self.spins += 1;
+                std::hint::spin_loop();
+                return;
+            }
+            let start = *self.start.get_or_insert_with(std::time::Instant::now);
+            let waited = start.elapsed();
+            if waited < std::time::Duration::from_micros(20) {
+                for _ in 0..16 {
+                    std::hint::spin_loop();
+                }
+            } else if waited < std::time::Duration::from_micros(200) {
+                std::thread::yield_now();
+            } else if waited < std::time::Duration::from_millis(10) {
+                std::thread::sleep(std::time::Duration::from_micros(50));
+            } else {
+                // A long wait is a reference held across blocking work (a destroy waiting
+                // for a psref): poll less often.
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
         }
     }
 }

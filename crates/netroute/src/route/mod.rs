@@ -15,6 +15,7 @@
 //! | [`RouteRef`] | an rtentry with its psref (`rtcache_unref` = drop) |
 //! | [`RouteCache`] | `struct route`, `rtcache_*` |
 //! | [`RouteEvent`] | `RTM_ADD`, `RTM_DELETE`, `RTM_CHANGE`, `RTM_MISS` |
+//! | [`fib`] | the compiled longest-prefix match (`radix.c`'s role, read-optimised) |
 //!
 //! # Protection (design §3)
 //!
@@ -58,8 +59,10 @@
 //! ```
 #![forbid(unsafe_code)]
 
-// The compiled LPM will live in `route/fib/` (`pub mod fib;`), implementing the
-// `lpm::Fib` seam.
+// The compiled LPM (Poptrie-style, `route/fib/`). Not yet behind the tables' FIB seam
+// (`lpm::Fib`, served today by the simple `HashFib`): wiring it in means implementing
+// the seam with it (its next hops are 16-bit, the slab indices up to 32-bit).
+pub mod fib;
 
 mod cache;
 mod entry;

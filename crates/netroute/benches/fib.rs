@@ -1,0 +1,399 @@
+//! FIB lookup benchmark on the RIPE RIS tables (`../shared/data`), our compiled LPM next to
+//! prefix-trie 0.10 in the same process. Skips (with a message) when the data is absent.
+//!
+//! ```text
+//! RUSTFLAGS="-C target-cpu=native" cargo bench -p netroute --bench fib
+//! ```
+//!
+//! Groups `fib-v4` / `fib-v6`, each with `{in-table,uniform}/{ours-single,ours-batch,
+//! ours-shared-batch,prefix-trie}` (independent lookups, throughput) and
+//! `in-table-dep/{ours,prefix-trie}` (each address depends on the previous result through
+//! its top bits: latency). After the criterion groups a plain report prints memory
+//! (counting allocator), bulk build time from shuffled input and the cost of replaying the
+//! 24 h update stream one update at a time.
+
+#[path = "../tests/common/ris.rs"]
+mod ris;
+
+use criterion::{BenchmarkId, Criterion, Throughput};
+use netroute::route::fib::{Fib, FibOp, Key, NextHop, SharedFib};
+use prefix_trie::PrefixMap;
+use ris::{Family, Rng};
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::hint::black_box;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+/// Counts live heap bytes.
+struct Counting;
+
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: forwards to the system allocator unchanged; only counts.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        LIVE.fetch_add(layout.size(), Ordering::Relaxed);
+        // SAFETY: same contract as ours.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+        // SAFETY: same contract as ours.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new: usize) -> *mut u8 {
+        LIVE.fetch_add(new, Ordering::Relaxed);
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+        // SAFETY: same contract as ours.
+        unsafe { System.realloc(ptr, layout, new) }
+    }
+}
+
+#[global_allocator]
+static ALLOC: Counting = Counting;
+
+const N: usize = 1 << 16;
+
+fn h<T: std::hash::Hash>(x: T) -> u64 {
+    use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+    BuildHasherDefault::<DefaultHasher>::default().hash_one(x)
+}
+
+fn nh(x: u64) -> NextHop {
+    NextHop::new(ris::nh_of(x)).expect("in range")
+}
+
+trait Bench: Key + Family {
+    fn inside(r: &mut Rng, a: Self, l: u8) -> Self;
+    fn uniform(r: &mut Rng) -> Self;
+    fn host(a: Self) -> (Self, u8);
+    /// A value that is zero (next hops are < 2^15) but that the compiler cannot prove
+    /// zero, moved to the top bits.
+    fn dep(nh: Option<NextHop>) -> Self;
+    fn xor(self, o: Self) -> Self;
+}
+
+impl Bench for u32 {
+    fn inside(r: &mut Rng, a: u32, l: u8) -> u32 {
+        ris::in_prefix_v4(r, a, l)
+    }
+    fn uniform(r: &mut Rng) -> u32 {
+        r.next_u64() as u32
+    }
+    fn host(a: u32) -> (u32, u8) {
+        (a, 32)
+    }
+    fn dep(nh: Option<NextHop>) -> u32 {
+        (u32::from(nh.map_or(0, NextHop::index)) >> 15) << 31
+    }
+    fn xor(self, o: u32) -> u32 {
+        self ^ o
+    }
+}
+
+impl Bench for u128 {
+    fn inside(r: &mut Rng, a: u128, l: u8) -> u128 {
+        ris::in_prefix_v6(r, a, l)
+    }
+    fn uniform(r: &mut Rng) -> u128 {
+        ris::in_prefix_v6(r, 0x2000u128 << 112, 3)
+    }
+    fn host(a: u128) -> (u128, u8) {
+        (a, 128)
+    }
+    fn dep(nh: Option<NextHop>) -> u128 {
+        (u128::from(nh.map_or(0, NextHop::index)) >> 15) << 127
+    }
+    fn xor(self, o: u128) -> u128 {
+        self ^ o
+    }
+}
+
+fn sum(o: Option<NextHop>) -> u64 {
+    o.map_or(0, |n| u64::from(n.index()))
+}
+
+fn bench_family<K: Bench>(c: &mut Criterion)
+where
+    (K, u8): prefix_trie::Prefix,
+{
+    let Some(table) = ris::table::<K>() else {
+        println!(
+            "SKIP fib-{}: RIS data not found at CARGO_MANIFEST_DIR/../../../shared/data",
+            K::TAG
+        );
+        return;
+    };
+    let routes: Vec<(K, u8, NextHop)> = table.iter().map(|&(a, l)| (a, l, nh(h((a, l))))).collect();
+    let fib = Fib::from_routes(routes.iter().copied()).expect("valid table");
+    let mut pt: PrefixMap<(K, u8), u16> = PrefixMap::new();
+    for &(a, l, n) in &routes {
+        pt.insert((a, l), n.index());
+    }
+    let domain = psref::Domain::new();
+    let shared = SharedFib::from_routes(routes.iter().copied(), &domain).expect("valid table");
+    let mut r = Rng(1);
+    let in_table: Vec<K> = (0..N)
+        .map(|_| {
+            let (a, l) = table[(r.next_u64() % table.len() as u64) as usize];
+            K::inside(&mut r, a, l)
+        })
+        .collect();
+    let uniform: Vec<K> = (0..N).map(|_| K::uniform(&mut r)).collect();
+    // Cross-check before measuring.
+    for &a in in_table.iter().chain(&uniform) {
+        let want = pt.get_lpm(&K::host(a)).map(|(_, &v)| v);
+        assert_eq!(fib.lookup(a).map(NextHop::index), want, "mismatch at {a:?}");
+    }
+
+    let mut g = c.benchmark_group(format!("fib-{}", K::TAG));
+    g.throughput(Throughput::Elements(N as u64));
+    g.sample_size(30);
+    g.measurement_time(Duration::from_secs(3));
+    g.warm_up_time(Duration::from_secs(1));
+    for (name, addrs) in [("in-table", &in_table), ("uniform", &uniform)] {
+        g.bench_function(BenchmarkId::new(name, "ours-single"), |b| {
+            b.iter(|| {
+                let mut s = 0u64;
+                for &a in addrs {
+                    s = s.wrapping_add(sum(fib.lookup(a)));
+                }
+                black_box(s)
+            })
+        });
+        let mut out = vec![None; N];
+        g.bench_function(BenchmarkId::new(name, "ours-batch"), |b| {
+            b.iter(|| {
+                fib.lookup_batch(addrs, &mut out);
+                black_box(&out);
+            })
+        });
+        let reader = domain.reader();
+        g.bench_function(BenchmarkId::new(name, "ours-shared-batch"), |b| {
+            b.iter(|| {
+                // One read section per 1024 addresses.
+                for (a, o) in addrs.chunks(1024).zip(out.chunks_mut(1024)) {
+                    let guard = reader.read();
+                    shared.load(&guard).lookup_batch(a, o);
+                }
+                black_box(&out);
+            })
+        });
+        g.bench_function(BenchmarkId::new(name, "prefix-trie"), |b| {
+            b.iter(|| {
+                let mut s = 0u64;
+                for &a in addrs {
+                    s = s.wrapping_add(pt.get_lpm(&K::host(a)).map_or(0, |(_, &v)| u64::from(v)));
+                }
+                black_box(s)
+            })
+        });
+    }
+    g.bench_function(BenchmarkId::new("in-table-dep", "ours"), |b| {
+        b.iter(|| {
+            let mut prev = None;
+            let mut s = 0u64;
+            for &a in &in_table {
+                prev = fib.lookup(a.xor(K::dep(prev)));
+                s = s.wrapping_add(sum(prev));
+            }
+            black_box(s)
+        })
+    });
+    g.bench_function(BenchmarkId::new("in-table-dep", "prefix-trie"), |b| {
+        b.iter(|| {
+            let mut prev = None;
+            let mut s = 0u64;
+            for &a in &in_table {
+                let p = pt.get_lpm(&K::host(a.xor(K::dep(prev)))).map(|(_, &v)| v);
+                prev = p.map(|v| NextHop::new(u32::from(v)).expect("in range"));
+                s = s.wrapping_add(sum(prev));
+            }
+            black_box(s)
+        })
+    });
+    g.finish();
+}
+
+fn report_family<K: Bench>()
+where
+    (K, u8): prefix_trie::Prefix,
+{
+    let (Some(table), Some(updates)) = (ris::table::<K>(), ris::updates::<K>()) else {
+        return;
+    };
+    let mut routes: Vec<(K, u8, NextHop)> =
+        table.iter().map(|&(a, l)| (a, l, nh(h((a, l))))).collect();
+    // Shuffle (Fisher-Yates) for a realistic convergence order.
+    let mut r = Rng(3);
+    for i in (1..routes.len()).rev() {
+        let j = (r.next_u64() % (i as u64 + 1)) as usize;
+        routes.swap(i, j);
+    }
+    let before = LIVE.load(Ordering::Relaxed);
+    let t = Instant::now();
+    let mut fib = Fib::from_routes(routes.iter().copied()).expect("valid table");
+    let build = t.elapsed();
+    let total = LIVE.load(Ordering::Relaxed) - before;
+    let before = LIVE.load(Ordering::Relaxed);
+    let t = Instant::now();
+    let mut pt: PrefixMap<(K, u8), u16> = PrefixMap::new();
+    for &(a, l, n) in &routes {
+        pt.insert((a, l), n.index());
+    }
+    let pt_build = t.elapsed();
+    let pt_bytes = LIVE.load(Ordering::Relaxed) - before;
+    let n = fib.len() as f64;
+    println!(
+        "REPORT fib-{} prefixes={} lpm_bytes={} ({:.2} B/pfx) lpm+rib_bytes(counted)={} ({:.2} B/pfx) shape={:?} build_shuffled={:.1?} | prefix-trie bytes(counted)={} ({:.2} B/pfx) build_shuffled={:.1?}",
+        K::TAG,
+        fib.len(),
+        fib.memory_bytes(),
+        fib.memory_bytes() as f64 / n,
+        total,
+        total as f64 / n,
+        fib.lpm().shape(),
+        build,
+        pt_bytes,
+        pt_bytes as f64 / n,
+        pt_build
+    );
+    drop(pt);
+    // Replay the 24 h stream one update at a time. Announcements get a next hop hashed
+    // from (prefix, position), so nearly every announcement changes the FIB.
+    let ops: Vec<FibOp<K>> = updates
+        .iter()
+        .enumerate()
+        .map(|(i, &(ann, addr, len))| {
+            if ann {
+                FibOp::Insert {
+                    addr,
+                    len,
+                    nh: nh(h((addr, len, i))),
+                }
+            } else {
+                FibOp::Remove { addr, len }
+            }
+        })
+        .collect();
+    let mut times = Vec::with_capacity(ops.len());
+    let t = Instant::now();
+    for op in &ops {
+        let t0 = Instant::now();
+        fib.apply(std::slice::from_ref(op)).expect("valid update");
+        times.push(t0.elapsed());
+    }
+    let total_t = t.elapsed();
+    times.sort_unstable();
+    let p = |q: f64| times[((times.len() as f64 * q) as usize).min(times.len() - 1)];
+    println!(
+        "REPORT fib-{} single-update replay: {} updates in {:.2?}: mean {:.2?} p50 {:.2?} p99 {:.2?} p99.9 {:.2?} max {:.2?}; after: {:.2} B/pfx",
+        K::TAG,
+        ops.len(),
+        total_t,
+        total_t / ops.len() as u32,
+        p(0.5),
+        p(0.99),
+        p(0.999),
+        times[times.len() - 1],
+        fib.memory_bytes() as f64 / fib.len() as f64
+    );
+    // Batched replay through SharedFib (one publication per batch of 4096 ops).
+    let domain = psref::Domain::new();
+    let shared = SharedFib::from_routes(routes.iter().copied(), &domain).expect("valid table");
+    let mut lat = Vec::new();
+    let t = Instant::now();
+    for b in ops.chunks(4096) {
+        let rep = shared.apply(b, &domain).expect("valid update");
+        lat.push(rep.publish_latency);
+    }
+    let total_t = t.elapsed();
+    lat.sort_unstable();
+    println!(
+        "REPORT fib-{} SharedFib batched replay (4096 ops/batch): {:.2} M updates/s, publish latency p50 {:.2?} max {:.2?}",
+        K::TAG,
+        ops.len() as f64 / total_t.as_secs_f64() / 1e6,
+        lat[lat.len() / 2],
+        lat[lat.len() - 1]
+    );
+    // One reader thread doing in-table batch lookups (one read section per 1,024
+    // addresses): its rate alone, then while the writer replays the stream again with
+    // one publication per 256 ops.
+    let mut r = Rng(9);
+    let addrs: Vec<K> = (0..N)
+        .map(|_| {
+            let (a, l) = table[(r.next_u64() % table.len() as u64) as usize];
+            K::inside(&mut r, a, l)
+        })
+        .collect();
+    let phase = std::sync::atomic::AtomicU32::new(0);
+    let (idle, busy, replay_t) = std::thread::scope(|s| {
+        let reader = s.spawn(|| {
+            let rd = domain.reader();
+            let mut out = vec![None; 1024];
+            let mut counts = [0u64; 3];
+            let mut times = [Duration::ZERO; 3];
+            let mut t = Instant::now();
+            let mut cur = 0;
+            loop {
+                let p = phase.load(Ordering::Relaxed) as usize;
+                if p != cur {
+                    times[cur] = t.elapsed();
+                    t = Instant::now();
+                    cur = p;
+                    if p == 3 {
+                        break;
+                    }
+                }
+                for a in addrs.chunks(1024) {
+                    let g = rd.read();
+                    shared.load(&g).lookup_batch(a, &mut out);
+                }
+                black_box(&out);
+                counts[cur] += N as u64;
+            }
+            (
+                counts[1] as f64 / times[1].as_secs_f64(),
+                counts[2] as f64 / times[2].as_secs_f64(),
+            )
+        });
+        phase.store(1, Ordering::Relaxed);
+        std::thread::sleep(Duration::from_secs(2));
+        phase.store(2, Ordering::Relaxed);
+        let t = Instant::now();
+        for b in ops.chunks(256) {
+            shared.apply(b, &domain).expect("valid update");
+        }
+        let replay_t = t.elapsed();
+        phase.store(3, Ordering::Relaxed);
+        let (idle, busy) = reader.join().expect("reader");
+        (idle, busy, replay_t)
+    });
+    println!(
+        "REPORT fib-{} reader during replay (256 ops/publication, {:.2} M updates/s): idle {:.1} Mlps, during {:.1} Mlps = {:.0} % of idle",
+        K::TAG,
+        ops.len() as f64 / replay_t.as_secs_f64() / 1e6,
+        idle / 1e6,
+        busy / 1e6,
+        100.0 * busy / idle
+    );
+}
+
+fn main() {
+    println!(
+        "fib bench: popcnt instruction {} (build with RUSTFLAGS=\"-C target-cpu=native\" or \"-C target-feature=+popcnt\")",
+        if cfg!(target_feature = "popcnt") {
+            "ENABLED"
+        } else {
+            "NOT enabled: software popcount"
+        }
+    );
+    let mut c = Criterion::default().configure_from_args();
+    bench_family::<u32>(&mut c);
+    bench_family::<u128>(&mut c);
+    c.final_summary();
+    if std::env::var_os("FIB_REPORT").is_some_and(|v| v != "0") {
+        report_family::<u32>();
+        report_family::<u128>();
+    }
+}

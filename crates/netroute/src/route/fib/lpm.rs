@@ -1,0 +1,517 @@
+//! The compiled lookup structure: a direct-pointing top table over Poptrie-style 64-ary
+//! nodes with popcount-compressed children and leaves.
+
+use super::NextHop;
+use super::key::Key;
+use super::rib::Rib;
+use std::marker::PhantomData;
+
+/// Direct entry tags (top two bits); the low 30 bits are the payload.
+const TAG_SHIFT: u32 = 30;
+const PAYLOAD: u32 = (1 << TAG_SHIFT) - 1;
+const TAG_LEAF: u32 = 0;
+const TAG_COMPACT: u32 = 1;
+const TAG_NODE: u32 = 2;
+
+/// Stride of every trie level below the direct table.
+const STRIDE: u32 = 6;
+
+/// Flag in `Node::base1` of a leaf-only node whose (at most three) leaves are stored in
+/// the node itself: leaves 0 and 1 in `base0`, leaf 2 in the low half of `base1`.
+const INLINE: u32 = 1 << 31;
+
+/// Lanes interleaved by the batch lookup.
+const LANES: usize = 16;
+
+/// A Poptrie internal node (24 bytes): `vector` marks the 64 slots that have a child,
+/// `leafvec` marks where a new run of equal leaves starts among the others. Children are
+/// `nodes[base1..base1 + popcnt(vector)]`, leaves `leaves[base0..]`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Node {
+    vector: u64,
+    leafvec: u64,
+    base0: u32,
+    base1: u32,
+}
+
+/// Mask of bits `0..=v`.
+#[inline(always)]
+fn upto(v: usize) -> u64 {
+    u64::MAX >> (63 - v)
+}
+
+/// A compiled, read-only-for-readers longest-prefix-match structure for one family.
+///
+/// Guarantees: [`Lpm::lookup`] returns the next hop of the longest prefix containing the
+/// address among those it was compiled from (or `None`), in a bounded number of
+/// dependent loads (IPv4: at most 1 + 3; IPv6: at most 1 + 19), without allocating or
+/// panicking. It is produced and patched by [`Fib`](super::Fib) and
+/// [`SharedFib`](super::SharedFib); readers only ever see it through `&`.
+#[derive(Clone, Debug)]
+pub struct Lpm<K: Key> {
+    direct: Vec<u32>,
+    nodes: Vec<Node>,
+    leaves: Vec<u16>,
+    /// Leaf-only chunk records: word 0 is the leaf vector, then four 16-bit leaves a word.
+    compact: Vec<u64>,
+    /// Bytes of replaced parts waiting in the free lists (reused by later patches, or
+    /// compacted away by a rebuild).
+    garbage: usize,
+    /// Free node blocks by length (1..=64), leaf runs by length (1..=64), compact records
+    /// by word count (2..=17): patching reuses them, so steady churn does not grow the
+    /// arenas.
+    free_nodes: Vec<Vec<u32>>,
+    free_leaves: Vec<Vec<u32>>,
+    free_compact: Vec<Vec<u32>>,
+    _k: PhantomData<K>,
+}
+
+/// Scratch state of one build.
+struct Slots {
+    val: [u16; 64],
+}
+
+impl<K: Key> Lpm<K> {
+    /// An empty structure: every lookup misses.
+    pub(crate) fn empty() -> Self {
+        Lpm {
+            direct: vec![TAG_LEAF; 1 << K::DIRECT_BITS],
+            nodes: Vec::new(),
+            leaves: Vec::new(),
+            compact: Vec::new(),
+            garbage: 0,
+            free_nodes: vec![Vec::new(); 65],
+            free_leaves: vec![Vec::new(); 65],
+            free_compact: vec![Vec::new(); 18],
+            _k: PhantomData,
+        }
+    }
+
+    /// Compiles everything in `rib`.
+    pub(crate) fn build(rib: &Rib<K>) -> Self {
+        let mut lpm = Lpm::empty();
+        lpm.nodes.reserve(rib.map.len() / 8);
+        lpm.leaves.reserve(rib.map.len());
+        let mut items: Vec<(K, u8, u16)> = Vec::new();
+        let mut cur = usize::MAX;
+        for (&(k, l), &v) in rib.map.range((K::ZERO, (K::DIRECT_BITS + 1) as u8)..) {
+            if u32::from(l) <= K::DIRECT_BITS {
+                continue;
+            }
+            let c = k.top(K::DIRECT_BITS);
+            if c != cur {
+                if cur != usize::MAX {
+                    lpm.direct[cur] = lpm.compile_chunk(&items, rib.dflt[cur]);
+                }
+                items.clear();
+                cur = c;
+            }
+            items.push((k, l, v));
+        }
+        if cur != usize::MAX {
+            lpm.direct[cur] = lpm.compile_chunk(&items, rib.dflt[cur]);
+        }
+        // Chunks without long prefixes are plain leaves.
+        for (c, e) in lpm.direct.iter_mut().enumerate() {
+            if *e == TAG_LEAF {
+                *e = u32::from(rib.dflt[c]);
+            }
+        }
+        lpm.nodes.shrink_to_fit();
+        lpm.leaves.shrink_to_fit();
+        lpm.compact.shrink_to_fit();
+        lpm
+    }
+
+    /// Single-address lookup.
+    #[inline]
+    pub fn lookup(&self, addr: K) -> Option<NextHop> {
+        let e = self.direct[addr.top(K::DIRECT_BITS)];
+        let enc = match e >> TAG_SHIFT {
+            TAG_LEAF => e as u16,
+            TAG_COMPACT => self.compact_leaf((e & PAYLOAD) as usize, addr),
+            _ => self.walk((e & PAYLOAD) as usize, addr),
+        };
+        NextHop::from_enc(enc)
+    }
+
+    #[inline(always)]
+    fn compact_leaf(&self, off: usize, addr: K) -> u16 {
+        let v = addr.stride(K::DIRECT_BITS);
+        let i = (self.compact[off] & upto(v)).count_ones() as usize - 1;
+        (self.compact[off + 1 + i / 4] >> (16 * (i % 4))) as u16
+    }
+
+    #[inline(always)]
+    fn walk(&self, mut idx: usize, addr: K) -> u16 {
+        let mut off = K::DIRECT_BITS;
+        loop {
+            let n = &self.nodes[idx];
+            let v = addr.stride(off);
+            let m = upto(v);
+            if n.vector & (1u64 << v) != 0 {
+                idx = n.base1 as usize + (n.vector & m).count_ones() as usize - 1;
+                off += STRIDE;
+            } else {
+                return self.node_leaf(n, m);
+            }
+        }
+    }
+
+    /// The leaf of a non-child slot of `n` (`m` = mask up to the slot).
+    #[inline(always)]
+    fn node_leaf(&self, n: &Node, m: u64) -> u16 {
+        let i = (n.leafvec & m).count_ones() as usize - 1;
+        if n.base1 & INLINE != 0 {
+            let packed = u64::from(n.base0) | (u64::from(n.base1 & 0xffff) << 32);
+            (packed >> (16 * i)) as u16
+        } else {
+            self.leaves[n.base0 as usize + i]
+        }
+    }
+
+    /// Batch lookup: `out[i] = lookup(addrs[i])` for `i < min(addrs.len(), out.len())`.
+    ///
+    /// Lookups are processed 16 at a time, level by level, so the independent memory
+    /// accesses of different addresses overlap (memory-level parallelism).
+    pub fn lookup_batch(&self, addrs: &[K], out: &mut [Option<NextHop>]) {
+        for (a, o) in addrs.chunks(LANES).zip(out.chunks_mut(LANES)) {
+            let n = a.len().min(o.len());
+            let mut ent = [0u32; LANES];
+            for i in 0..n {
+                ent[i] = self.direct[a[i].top(K::DIRECT_BITS)];
+            }
+            let mut idx = [0usize; LANES];
+            let mut active = 0u32;
+            for i in 0..n {
+                let e = ent[i];
+                match e >> TAG_SHIFT {
+                    TAG_LEAF => o[i] = NextHop::from_enc(e as u16),
+                    TAG_COMPACT => {
+                        o[i] = NextHop::from_enc(self.compact_leaf((e & PAYLOAD) as usize, a[i]))
+                    }
+                    _ => {
+                        idx[i] = (e & PAYLOAD) as usize;
+                        active |= 1 << i;
+                    }
+                }
+            }
+            let mut off = K::DIRECT_BITS;
+            while active != 0 {
+                let mut bits = active;
+                while bits != 0 {
+                    let i = bits.trailing_zeros() as usize;
+                    bits &= bits - 1;
+                    let nd = &self.nodes[idx[i]];
+                    let v = a[i].stride(off);
+                    let m = upto(v);
+                    if nd.vector & (1u64 << v) != 0 {
+                        idx[i] = nd.base1 as usize + (nd.vector & m).count_ones() as usize - 1;
+                    } else {
+                        o[i] = NextHop::from_enc(self.node_leaf(nd, m));
+                        active &= !(1 << i);
+                    }
+                }
+                off += STRIDE;
+            }
+        }
+    }
+
+    /// Heap bytes of the lookup structure (allocated capacity, garbage included).
+    pub fn memory_bytes(&self) -> usize {
+        self.direct.capacity() * 4
+            + self.nodes.capacity() * std::mem::size_of::<Node>()
+            + self.leaves.capacity() * 2
+            + self.compact.capacity() * 8
+    }
+
+    /// Bytes of replaced parts held in free lists for reuse (included in
+    /// [`Lpm::memory_bytes`]); a rebuild happens when they exceed half the live bytes.
+    pub fn garbage_bytes(&self) -> usize {
+        self.garbage
+    }
+
+    /// Shape counters: (internal nodes, leaves, compact words).
+    pub fn shape(&self) -> (usize, usize, usize) {
+        (self.nodes.len(), self.leaves.len(), self.compact.len())
+    }
+
+    fn live_bytes(&self) -> usize {
+        (self.direct.len() * 4
+            + self.nodes.len() * std::mem::size_of::<Node>()
+            + self.leaves.len() * 2
+            + self.compact.len() * 8)
+            .saturating_sub(self.garbage)
+    }
+
+    /// Compiles one direct-table chunk; returns its direct entry.
+    fn compile_chunk(&mut self, items: &[(K, u8, u16)], dflt: u16) -> u32 {
+        if items.is_empty() {
+            return u32::from(dflt);
+        }
+        let off = K::DIRECT_BITS;
+        if K::COMPACT && items.iter().all(|&(_, l, _)| u32::from(l) <= off + STRIDE) {
+            let mut s = Slots { val: [dflt; 64] };
+            paint(&mut s, items, off);
+            let mut words = [0u64; 17];
+            let mut n = 0usize;
+            for (slot, &v) in s.val.iter().enumerate() {
+                if slot == 0 || v != s.val[slot - 1] {
+                    words[0] |= 1 << slot;
+                    words[1 + n / 4] |= u64::from(v) << (16 * (n % 4));
+                    n += 1;
+                }
+            }
+            let w = 1 + n.div_ceil(4);
+            let at = match self.free_compact[w].pop() {
+                Some(at) => {
+                    self.garbage -= 8 * w;
+                    at as usize
+                }
+                None => {
+                    grow(&mut self.compact, w);
+                    let at = self.compact.len();
+                    self.compact.resize(at + w, 0);
+                    at
+                }
+            };
+            self.compact[at..at + w].copy_from_slice(&words[..w]);
+            assert!(at <= PAYLOAD as usize, "compact arena beyond 2^30 words");
+            return (TAG_COMPACT << TAG_SHIFT) | at as u32;
+        }
+        let node = self.build_node(items, off, dflt);
+        let at = self.alloc_nodes(1);
+        self.nodes[at] = node;
+        assert!(at <= PAYLOAD as usize, "node arena beyond 2^30 nodes");
+        (TAG_NODE << TAG_SHIFT) | at as u32
+    }
+
+    /// Builds the node covering bits `off..off + 6` for `items` (all longer than `off`,
+    /// sorted, inside the node's range); `inherited` is the next hop of the range from
+    /// shorter prefixes. Children and leaves are appended; the node itself is returned.
+    fn build_node(&mut self, items: &[(K, u8, u16)], off: u32, inherited: u16) -> Node {
+        let mut s = Slots {
+            val: [inherited; 64],
+        };
+        paint(&mut s, items, off);
+        // Child ranges: items longer than off + 6, grouped by slot (contiguous, after the
+        // short items of the same slot).
+        let mut child: [(u32, u32); 64] = [(0, 0); 64];
+        let mut vector = 0u64;
+        let mut i = 0;
+        while i < items.len() {
+            let slot = items[i].0.stride(off);
+            let mut j = i;
+            while j < items.len() && items[j].0.stride(off) == slot {
+                j += 1;
+            }
+            let mut k = i;
+            while k < j && u32::from(items[k].1) <= off + STRIDE {
+                k += 1;
+            }
+            if k < j {
+                vector |= 1 << slot;
+                child[slot] = (k as u32, j as u32);
+            }
+            i = j;
+        }
+        let mut runs = [0u16; 64];
+        let mut nruns = 0;
+        let mut leafvec = 0u64;
+        for (slot, &v) in s.val.iter().enumerate() {
+            if vector & (1 << slot) != 0 {
+                continue;
+            }
+            if nruns == 0 || v != runs[nruns - 1] {
+                leafvec |= 1 << slot;
+                runs[nruns] = v;
+                nruns += 1;
+            }
+        }
+        if vector == 0 && nruns <= 3 {
+            let packed = runs[..nruns]
+                .iter()
+                .enumerate()
+                .fold(0u64, |p, (i, &v)| p | (u64::from(v) << (16 * i)));
+            return Node {
+                vector,
+                leafvec,
+                base0: packed as u32,
+                base1: INLINE | ((packed >> 32) as u32 & 0xffff),
+            };
+        }
+        let base0 = self.alloc_leaves(nruns);
+        self.leaves[base0..base0 + nruns].copy_from_slice(&runs[..nruns]);
+        let nchild = vector.count_ones() as usize;
+        let base1 = self.alloc_nodes(nchild);
+        let mut c = 0;
+        let mut bits = vector;
+        while bits != 0 {
+            let slot = bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            let (lo, hi) = child[slot];
+            let n = self.build_node(&items[lo as usize..hi as usize], off + STRIDE, s.val[slot]);
+            self.nodes[base1 + c] = n;
+            c += 1;
+        }
+        assert!(
+            self.nodes.len() < INLINE as usize && self.leaves.len() <= u32::MAX as usize,
+            "arena beyond 2^31 nodes or 2^32 leaves"
+        );
+        Node {
+            vector,
+            leafvec,
+            base0: base0 as u32,
+            base1: base1 as u32,
+        }
+    }
+
+    /// A block of `n` (at most 64) nodes, from the free list or the end of the arena.
+    fn alloc_nodes(&mut self, n: usize) -> usize {
+        if n == 0 {
+            return self.nodes.len();
+        }
+        if let Some(at) = self.free_nodes[n].pop() {
+            self.garbage -= n * std::mem::size_of::<Node>();
+            return at as usize;
+        }
+        grow(&mut self.nodes, n);
+        let at = self.nodes.len();
+        self.nodes.resize(at + n, Node::default());
+        at
+    }
+
+    /// A run of `n` (at most 64) leaves.
+    fn alloc_leaves(&mut self, n: usize) -> usize {
+        if n == 0 {
+            return self.leaves.len();
+        }
+        if let Some(at) = self.free_leaves[n].pop() {
+            self.garbage -= 2 * n;
+            return at as usize;
+        }
+        grow(&mut self.leaves, n);
+        let at = self.leaves.len();
+        self.leaves.resize(at + n, 0);
+        at
+    }
+
+    /// Frees the leaves and the descendants of `nodes[idx]` (not the node itself, which
+    /// lives in its parent's block).
+    fn free_below(&mut self, idx: usize) {
+        let n = self.nodes[idx];
+        let nl = n.leafvec.count_ones() as usize;
+        if n.base1 & INLINE == 0 && nl > 0 {
+            self.free_leaves[nl].push(n.base0);
+            self.garbage += 2 * nl;
+        }
+        let nc = n.vector.count_ones() as usize;
+        if nc > 0 {
+            for c in 0..nc {
+                self.free_below(n.base1 as usize + c);
+            }
+            self.free_nodes[nc].push(n.base1);
+            self.garbage += nc * std::mem::size_of::<Node>();
+        }
+    }
+
+    /// Frees whatever a direct entry points to.
+    fn drop_entry(&mut self, e: u32) {
+        let at = e & PAYLOAD;
+        match e >> TAG_SHIFT {
+            TAG_COMPACT => {
+                let n = self.compact[at as usize].count_ones() as usize;
+                let w = 1 + n.div_ceil(4);
+                self.free_compact[w].push(at);
+                self.garbage += 8 * w;
+            }
+            TAG_NODE => {
+                self.free_below(at as usize);
+                self.free_nodes[1].push(at);
+                self.garbage += std::mem::size_of::<Node>();
+            }
+            _ => {}
+        }
+    }
+
+    /// Recompiles chunk `c` from `rib`.
+    fn rebuild_chunk(&mut self, rib: &Rib<K>, c: usize, items: &mut Vec<(K, u8, u16)>) {
+        let old = self.direct[c];
+        self.drop_entry(old);
+        rib.items_in(K::from_top(c, K::DIRECT_BITS), K::DIRECT_BITS, items);
+        self.direct[c] = self.compile_chunk(items, rib.dflt[c]);
+    }
+
+    /// Brings the structure up to date with `rib` after the prefix `(k, len)` changed
+    /// there: rebuilds only the smallest compiled unit containing it (the subtree of the
+    /// deepest existing node whose range contains the prefix, a whole chunk, or for a
+    /// prefix of at most `DIRECT_BITS` bits every chunk it covers).
+    pub(crate) fn patch(&mut self, rib: &Rib<K>, k: K, len: u8) {
+        let mut items = Vec::new();
+        if u32::from(len) <= K::DIRECT_BITS {
+            let (lo, n) = Rib::<K>::chunk_span(k, len);
+            for c in lo..lo + n {
+                self.rebuild_chunk(rib, c, &mut items);
+            }
+        } else {
+            let c = k.top(K::DIRECT_BITS);
+            let e = self.direct[c];
+            if e >> TAG_SHIFT != TAG_NODE {
+                self.rebuild_chunk(rib, c, &mut items);
+            } else {
+                let mut idx = (e & PAYLOAD) as usize;
+                let mut off = K::DIRECT_BITS;
+                loop {
+                    let n = self.nodes[idx];
+                    if u32::from(len) > off + STRIDE {
+                        let v = k.stride(off);
+                        if n.vector & (1u64 << v) != 0 {
+                            idx = n.base1 as usize + (n.vector & upto(v)).count_ones() as usize - 1;
+                            off += STRIDE;
+                            continue;
+                        }
+                    }
+                    break;
+                }
+                // Rebuild the subtree at `idx` (range: the top `off` bits of k).
+                let off8 = off as u8;
+                let base = k.and(K::mask(off8));
+                let mut inh = rib.dflt[c];
+                for l in (K::DIRECT_BITS as u8 + 1..=off8).rev() {
+                    if let Some(&v) = rib.map.get(&(base.and(K::mask(l)), l)) {
+                        inh = v;
+                        break;
+                    }
+                }
+                self.free_below(idx);
+                rib.items_in(base, off, &mut items);
+                let node = self.build_node(&items, off, inh);
+                self.nodes[idx] = node;
+            }
+        }
+        if self.garbage > 64 * 1024 && self.garbage > self.live_bytes() / 2 {
+            *self = Lpm::build(rib);
+        }
+    }
+}
+
+/// Paints the slot values of the node at `off` with the items ending inside its stride
+/// (in sorted order a contained prefix follows its container, so it overwrites it).
+fn paint<K: Key>(s: &mut Slots, items: &[(K, u8, u16)], off: u32) {
+    for &(k, l, v) in items {
+        let l = u32::from(l);
+        if l <= off + STRIDE {
+            let first = k.stride(off);
+            let n = 1usize << (off + STRIDE - l);
+            s.val[first..first + n].fill(v);
+        }
+    }
+}
+
+/// Makes room for `n` more elements, growing by an eighth rather than doubling (memory
+/// is reported by capacity; patches grow the arenas slowly).
+fn grow<T>(v: &mut Vec<T>, n: usize) {
+    if v.len() + n > v.capacity() {
+        v.reserve_exact(n.max(v.capacity() / 8));
+    }
+}

@@ -1,0 +1,210 @@
+//! The FIB: a compiled longest-prefix-match (LPM) structure per address family, mapping
+//! prefixes of any length (`0..=32` for IPv4, `0..=128` for IPv6) to a [`NextHop`], a
+//! 16-bit index into the routing table's next-hop (rtentry) slab.
+//!
+//! # Counterparts
+//!
+//! NetBSD answers a route lookup with `rn_match` on the BSD radix tree
+//! (`sys/net/radix.c`): a pointer-chasing Patricia trie with backtracking, one node per
+//! bit decision. FreeBSD 13 made the lookup algorithm pluggable (`sys/net/route/fib_algo.c`)
+//! and ships compiled structures next to radix: DXR (`fib_dxr.c`, a direct table plus
+//! binary search over ranges) and DPDK's DIR-24-8 (`dpdk_lpm4`); the RIB stays a radix
+//! tree and the algorithm is rebuilt or patched from it. This module is that split: the
+//! writer keeps an exact-match view of the prefixes (a `BTreeMap`, the "RIB side") and
+//! compiles a read-only structure ([`Lpm`]) from it; lookups touch only the latter.
+//!
+//! # The structure (chosen by measurement, see BENCHMARKS.md `## FIB`)
+//!
+//! A Poptrie (Asai & Ohara, SIGCOMM 2015) with direct pointing, written from the paper:
+//!
+//! * **Direct table** of `2^18` 32-bit entries indexed by the top 18 address bits. An
+//!   entry is either a leaf (the next hop of the whole /18 chunk), a leaf-only record, or
+//!   the index of the chunk's root node. 18 bits because a 6-bit stride then ends exactly
+//!   at /24 (63 % of the IPv4 table, nothing longer): the feasibility study measured 4.5x
+//!   more nodes and half the speed with 16 bits, and a 20-bit table (4 MiB) falling out of
+//!   L2. For IPv6 a 16-bit table was tried here and gave *more* memory (17.3 vs 16.7 B/pfx,
+//!   134 k vs 96 k nodes, because /32 and /48 then fall mid-stride) and 17x slower updates.
+//! * **Nodes** (24 bytes) resolve 6 bits each: `vector` marks the slots with a child,
+//!   `leafvec` marks where a run of equal leaves starts among the others; the child or
+//!   leaf index is a base plus a popcount of the bits up to the slot. Children of a node
+//!   are contiguous, leaves are 16-bit and run-length compressed.
+//! * **Leaf-only records (IPv4)**: a chunk whose prefixes all end by /24 is one record in a
+//!   `u64` arena: the 64-bit leaf vector followed by the packed 16-bit leaves, usually in
+//!   the same cache line. A lookup of such a chunk is two dependent loads. On the RIS
+//!   table every populated chunk is of this kind (nothing is longer than /24).
+//! * **Inline leaves**: a leaf-only node with at most three distinct leaves keeps them in
+//!   its own base fields, saving the leaf load at the bottom of the trie (IPv6 /48s).
+//!
+//! Measured on the RIS tables (1,042,325 IPv4 / 246,175 IPv6 prefixes; 2 vCPU Xeon guest,
+//! `-C target-cpu=native`, medians of per-run ratios over 3 noisy runs in BENCHMARKS.md):
+//! IPv4 3.93 B/prefix, 3.8x prefix-trie 0.10 single-address in-table and 4.8x through the
+//! batch API (uniform 4.2x / 4.7x, dependent 3.4x); IPv6 15.9 B/prefix (goal 12: missed,
+//! the 6-bit-stride node overhead; the feasibility study reached 9.6 B/prefix only with
+//! range flattening and a search tree, not done yet), 2.5x single / 3.1x batch in-table
+//! (a /48 is five dependent nodes deep), 5.4x / 7.4x uniform, 1.5x dependent.
+//!
+//! Lookups are safe Rust (bounds-checked indexing; the checks are predictable branches),
+//! allocation-free, and take at most `1 + ceil((BITS - 18) / 6)` dependent node loads.
+//! `count_ones` compiles to `popcnt` only when the target enables it: build with
+//! `RUSTFLAGS="-C target-cpu=native"` (or `-C target-feature=+popcnt`). The benchmark
+//! prints which path ran; in one run here without it the ratios to prefix-trie held and
+//! the absolute rates stayed within the noise (memory latency dominates), while the
+//! feasibility study saw absolute speed roughly halve on baseline x86-64.
+//!
+//! # Limits
+//!
+//! There is no path compression: a sparse long prefix costs one 24-byte node per 6 bits
+//! below /18 on its path. Clean full-feed tables (nothing longer than /24 and /48) do not
+//! notice; a synthetic table of 27 k random IPv6 prefixes up to /128 in four /16s
+//! compiles to 208 B/prefix (180 k nodes), and 48 k random IPv4 prefixes with a quarter
+//! longer than /24 to 39 B/prefix (the 1 MiB direct table dominates at that size) —
+//! see the `union_like_*` tests. Next hops are 16-bit: at most 65,535 distinct next-hop
+//! slab entries per FIB.
+//!
+//! # Updates
+//!
+//! [`Fib::insert`]/[`Fib::remove`] update the prefix set and then recompile only the
+//! smallest unit containing the prefix: the subtree of the deepest existing node whose
+//! 6-bit range contains it, the whole /18 chunk (a leaf-only record), or, for a prefix of
+//! 18 bits or fewer, every chunk it covers (a /8 touches 1,024 chunks). Replaced blocks go
+//! to per-size free lists and are reused by later patches; when free bytes exceed half of
+//! the live bytes the structure is recompiled. Replaying the 24 h RIS update streams one
+//! update at a time costs 1.1 µs (IPv4) and 2.4 µs (IPv6) per update on average (p99
+//! 2.9 / 4.6 µs; the rare maximum of a few ms is a compaction rebuild or a short prefix).
+//! A bulk build ([`Fib::from_routes`]) compiles in one ordered pass (median 130 ms for the
+//! IPv4 table, 84 ms for IPv6, shuffled input, noisy machine).
+//!
+//! # Concurrency
+//!
+//! [`SharedFib`] lets readers look up while a writer updates, with the project's
+//! passive serialization ([`psref`]): two compiled copies, the published one in a
+//! [`psref::Slot`]. A reader opens one read section (per batch or per session, not per
+//! lookup), loads the published [`Lpm`] and looks up freely; it writes no shared memory.
+//! A writer patches the private copy, publishes it with one pointer swap, waits for the
+//! grace period (`synchronize`), then patches the old copy, which becomes the private one
+//! (left-right). Readers therefore never see a partially applied batch, and no memory a
+//! reader can reach is modified or freed. Publication latency (call to visibility) is the
+//! patch time of one copy: microseconds for a single update, about 1.4 ms (median) for a
+//! batch of 4,096 real updates; the call returns after a further grace period and the
+//! second patch. Batched replay of the real streams (4,096 ops per publication) runs at
+//! about 0.8 M (IPv4) and 0.95 M (IPv6) updates/s; with a reader thread active the grace
+//! periods get slower (psref's `synchronize` backs off to sleeping while a section is
+//! open). The cost is memory: two compiled copies (8 MiB per family on
+//! the RIS tables), plus the writer-side prefix set (reported separately,
+//! [`Fib::rib_memory_bytes`]).
+//!
+//! # Example
+//!
+//! ```
+//! use netroute::psref::Domain;
+//! use netroute::route::fib::{Fib, FibOp, NextHop, SharedFib};
+//! use std::net::Ipv4Addr;
+//!
+//! let nh = |i| NextHop::new(i).unwrap();
+//! let a = |a, b, c, d| u32::from(Ipv4Addr::new(a, b, c, d));
+//! let mut fib = Fib::<u32>::new();
+//! fib.insert(a(10, 0, 0, 0), 8, nh(1))?;
+//! fib.insert(a(10, 1, 0, 0), 16, nh(2))?;
+//! assert_eq!(fib.lookup(a(10, 1, 2, 3)), Some(nh(2)));
+//! assert_eq!(fib.lookup(a(10, 2, 0, 1)), Some(nh(1)));
+//! assert_eq!(fib.lookup(a(11, 0, 0, 1)), None);
+//!
+//! // Concurrent use: a writer publishes whole batches, readers look up inside one read
+//! // section per batch of addresses.
+//! let domain = Domain::new();
+//! let shared = SharedFib::from_routes(fib.iter(), &domain)?;
+//! shared.apply(&[FibOp::Remove { addr: a(10, 1, 0, 0), len: 16 }], &domain)?;
+//! let reader = domain.reader();
+//! let guard = reader.read();
+//! let mut out = [None; 2];
+//! shared.load(&guard).lookup_batch(&[a(10, 1, 2, 3), a(11, 0, 0, 1)], &mut out);
+//! assert_eq!(out, [Some(nh(1)), None]);
+//! # Ok::<(), netroute::route::fib::FibError>(())
+//! ```
+
+mod key;
+mod lpm;
+mod rib;
+mod shared;
+mod table;
+
+pub use key::Key;
+pub use lpm::Lpm;
+pub use shared::{ApplyReport, SharedFib};
+pub use table::{Fib, FibOp};
+
+use std::num::NonZeroU16;
+
+/// A next hop: an index into the routing table's next-hop (rtentry) slab.
+///
+/// Guarantees: the index is at most [`NextHop::MAX`]; `Option<NextHop>` is two bytes
+/// (the leaf encoding of the compiled structure, 0 meaning "no route").
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct NextHop(NonZeroU16);
+
+impl NextHop {
+    /// The largest index a next hop can carry (65,534).
+    pub const MAX: u32 = u16::MAX as u32 - 1;
+
+    /// A next hop for slab index `index`.
+    ///
+    /// # Errors
+    /// [`FibError::NextHopOverflow`] if `index > NextHop::MAX`.
+    pub fn new(index: u32) -> Result<Self, FibError> {
+        if index > Self::MAX {
+            return Err(FibError::NextHopOverflow { index });
+        }
+        // index + 1 is in 1..=u16::MAX.
+        NonZeroU16::new(index as u16 + 1)
+            .map(NextHop)
+            .ok_or(FibError::NextHopOverflow { index })
+    }
+
+    /// The slab index.
+    #[inline]
+    pub fn index(self) -> u16 {
+        self.0.get() - 1
+    }
+
+    /// The leaf encoding (index + 1).
+    #[inline(always)]
+    pub(crate) fn enc(self) -> u16 {
+        self.0.get()
+    }
+
+    /// From the leaf encoding (0 = no route).
+    #[inline(always)]
+    pub(crate) fn from_enc(enc: u16) -> Option<Self> {
+        NonZeroU16::new(enc).map(NextHop)
+    }
+}
+
+/// Bad input to the FIB. Every operation that returns it has changed nothing.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum FibError {
+    /// The prefix length exceeds the family's address width.
+    #[error("prefix length /{len} out of range (at most /{max})")]
+    PrefixLength {
+        /// The length given.
+        len: u8,
+        /// The family's maximum (32 or 128).
+        max: u8,
+    },
+    /// The address has bits set beyond the prefix length.
+    #[error("non-canonical prefix {addr}/{len}: host bits set")]
+    NonCanonical {
+        /// The address given, as text.
+        addr: String,
+        /// The length given.
+        len: u8,
+    },
+    /// The next-hop index does not fit the compiled leaves.
+    #[error("next-hop index {index} exceeds the maximum {}", NextHop::MAX)]
+    NextHopOverflow {
+        /// The index given.
+        index: u32,
+    },
+}
+
+#[cfg(test)]
+mod tests;

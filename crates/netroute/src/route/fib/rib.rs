@@ -1,0 +1,130 @@
+//! The writer's exact-match view of the prefixes (the source every compiled part is built
+//! from), plus the expansion of short prefixes onto the direct table.
+
+use super::key::Key;
+use super::{FibError, NextHop};
+use std::collections::BTreeMap;
+
+/// Exact-match prefix set: `(network, len) -> encoded next hop` plus, per direct-table
+/// chunk, the longest prefix of length `<= DIRECT_BITS` covering it.
+#[derive(Clone, Debug)]
+pub(crate) struct Rib<K: Key> {
+    pub(crate) map: BTreeMap<(K, u8), u16>,
+    /// Encoded next hop (0 = none) of the longest short prefix covering each chunk.
+    pub(crate) dflt: Vec<u16>,
+    /// Length + 1 of that prefix (0 = none).
+    pub(crate) dlen: Vec<u8>,
+}
+
+/// Checks a prefix: length in range and no host bits set.
+pub(crate) fn check<K: Key>(addr: K, len: u8) -> Result<(), FibError> {
+    if len > K::BITS {
+        return Err(FibError::PrefixLength { len, max: K::BITS });
+    }
+    if addr.and(K::mask(len)) != addr {
+        return Err(FibError::NonCanonical {
+            addr: addr.to_text(),
+            len,
+        });
+    }
+    Ok(())
+}
+
+impl<K: Key> Rib<K> {
+    pub(crate) fn new() -> Self {
+        let n = 1usize << K::DIRECT_BITS;
+        Rib {
+            map: BTreeMap::new(),
+            dflt: vec![0; n],
+            dlen: vec![0; n],
+        }
+    }
+
+    /// Builds from validated routes; later duplicates win.
+    pub(crate) fn from_sorted(routes: Vec<((K, u8), u16)>) -> Self {
+        let mut rib = Rib::new();
+        rib.map = routes.into_iter().collect();
+        let mut short: Vec<(u8, K, u16)> = rib
+            .map
+            .iter()
+            .filter(|((_, l), _)| u32::from(*l) <= K::DIRECT_BITS)
+            .map(|(&(k, l), &v)| (l, k, v))
+            .collect();
+        short.sort_unstable();
+        for (l, k, v) in short {
+            let (lo, n) = Self::chunk_span(k, l);
+            rib.dflt[lo..lo + n].fill(v);
+            rib.dlen[lo..lo + n].fill(l + 1);
+        }
+        rib
+    }
+
+    /// The chunks a short prefix covers: first index and count.
+    pub(crate) fn chunk_span(k: K, len: u8) -> (usize, usize) {
+        let lo = k.top(K::DIRECT_BITS);
+        (lo, 1usize << (K::DIRECT_BITS - u32::from(len)))
+    }
+
+    /// Longest prefix strictly shorter than `len` covering `k` (encoded next hop,
+    /// length + 1), by exact-match probes.
+    pub(crate) fn covering(&self, k: K, len: u8) -> (u16, u8) {
+        for l in (0..len).rev() {
+            if let Some(&v) = self.map.get(&(k.and(K::mask(l)), l)) {
+                return (v, l + 1);
+            }
+        }
+        (0, 0)
+    }
+
+    /// Inserts or replaces; returns the previous next hop.
+    pub(crate) fn insert(&mut self, k: K, len: u8, nh: NextHop) -> Option<NextHop> {
+        let v = nh.enc();
+        let old = self.map.insert((k, len), v);
+        if u32::from(len) <= K::DIRECT_BITS {
+            let (lo, n) = Self::chunk_span(k, len);
+            for c in lo..lo + n {
+                if self.dlen[c] <= len + 1 {
+                    self.dflt[c] = v;
+                    self.dlen[c] = len + 1;
+                }
+            }
+        }
+        old.and_then(NextHop::from_enc)
+    }
+
+    /// Removes; returns the removed next hop.
+    pub(crate) fn remove(&mut self, k: K, len: u8) -> Option<NextHop> {
+        let old = self.map.remove(&(k, len))?;
+        if u32::from(len) <= K::DIRECT_BITS {
+            let (pv, pl) = self.covering(k, len);
+            let (lo, n) = Self::chunk_span(k, len);
+            for c in lo..lo + n {
+                if self.dlen[c] == len + 1 {
+                    self.dflt[c] = pv;
+                    self.dlen[c] = pl;
+                }
+            }
+        }
+        NextHop::from_enc(old)
+    }
+
+    /// Prefixes strictly longer than `off` inside the prefix `(base, off)`, sorted.
+    pub(crate) fn items_in(&self, base: K, off: u32, out: &mut Vec<(K, u8, u16)>) {
+        out.clear();
+        let off8 = off as u8;
+        let hi = base.last(off8);
+        out.extend(
+            self.map
+                .range((base, off8.saturating_add(1))..=(hi, K::BITS))
+                .filter(|((_, l), _)| *l > off8)
+                .map(|(&(k, l), &v)| (k, l, v)),
+        );
+    }
+
+    /// Heap bytes (estimate: BTreeMap nodes hold 11 entries of key + value plus edges).
+    pub(crate) fn memory_bytes(&self) -> usize {
+        let entry = std::mem::size_of::<(K, u8)>() + std::mem::size_of::<u16>();
+        // B-tree leaves are on average ~2/3 full; internal nodes add ~1/11.
+        self.map.len() * entry * 3 / 2 + self.dflt.len() * 3
+    }
+}

@@ -1,0 +1,202 @@
+//! The concurrent FIB: readers in pserialize read sections, one writer at a time patching
+//! a private copy and publishing it with one pointer store (left-right over a psref
+//! [`Slot`]).
+
+use super::key::Key;
+use super::lpm::Lpm;
+use super::rib::Rib;
+use super::table::{FibOp, collect_routes};
+use super::{FibError, NextHop};
+use psref::{Domain, ReadGuard, Slot};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// A batch changing more than 1/8 of the prefixes is compiled afresh instead of patched.
+const REBUILD_FRACTION_DEN: usize = 8;
+
+struct Writer<K: Key> {
+    rib: Rib<K>,
+    /// The unpublished copy; `None` only while an update is in progress.
+    spare: Option<Lpm<K>>,
+}
+
+/// What one [`SharedFib::apply`] did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ApplyReport {
+    /// Ops that changed the prefix set (the others were no-ops).
+    pub changed: usize,
+    /// From the call to the moment the new version was visible to new read sections.
+    pub publish_latency: Duration,
+    /// The whole call, including the grace period and the patching of the second copy.
+    pub total: Duration,
+}
+
+/// A FIB that readers query without locks while one writer at a time updates it.
+///
+/// Design (left-right with passive serialization): two compiled copies exist. Readers
+/// load the published one from a [`Slot`] inside a read section of the domain
+/// ([`SharedFib::load`]) and look up as many addresses as they like under that one
+/// section. A writer applies a batch of ops to the writer-side prefix set, patches the
+/// unpublished copy (only the affected subtrees, as [`Fib`](super::Fib) does), publishes
+/// it with one pointer swap, waits for a grace period (`synchronize` + drain of the old
+/// copy's psref target) and then patches the old copy the same way; it becomes the next
+/// spare. No copy is ever modified while a reader can reach it.
+///
+/// Guarantees: a reader sees each batch completely or not at all, never a half-patched
+/// structure; readers never block and write no shared cache line per lookup. A batch is
+/// visible to read sections opened after [`ApplyReport::publish_latency`] (the patch time
+/// of one copy, a few µs for a routine update); the call returns after a further grace
+/// period and a second patch. Memory: two compiled copies.
+pub struct SharedFib<K: Key> {
+    slot: Slot<Lpm<K>>,
+    writer: Mutex<Writer<K>>,
+}
+
+impl<K: Key> std::fmt::Debug for SharedFib<K> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedFib").finish_non_exhaustive()
+    }
+}
+
+impl<K: Key> SharedFib<K> {
+    /// An empty FIB published in `domain`.
+    pub fn new(domain: &Domain) -> Self {
+        Self::with_rib(Rib::new(), domain)
+    }
+
+    /// Bulk load (see [`Fib::from_routes`](super::Fib::from_routes)).
+    ///
+    /// # Errors
+    /// The first invalid prefix; nothing is built then.
+    pub fn from_routes(
+        routes: impl IntoIterator<Item = (K, u8, NextHop)>,
+        domain: &Domain,
+    ) -> Result<Self, FibError> {
+        Ok(Self::with_rib(collect_routes(routes)?, domain))
+    }
+
+    fn with_rib(rib: Rib<K>, domain: &Domain) -> Self {
+        let lpm = Lpm::build(&rib);
+        let spare = lpm.clone();
+        SharedFib {
+            slot: Slot::new(lpm, domain),
+            writer: Mutex::new(Writer {
+                rib,
+                spare: Some(spare),
+            }),
+        }
+    }
+
+    /// The published structure, valid for the read section `guard`. Open one section per
+    /// batch of lookups, not one per lookup.
+    ///
+    /// # Panics
+    /// If `guard` belongs to another domain than the one this FIB was created in.
+    #[inline]
+    pub fn load<'g>(&'g self, guard: &'g ReadGuard<'g>) -> &'g Lpm<K> {
+        match self.slot.load(guard) {
+            Some(s) => s.get(),
+            None => unreachable!("the slot is never empty"),
+        }
+    }
+
+    /// Applies `ops` in order as one atomic batch (readers see all or none of it).
+    ///
+    /// Must not be called from inside a read section of `domain` (it waits for a grace
+    /// period: that would deadlock, and psref panics instead).
+    ///
+    /// # Errors
+    /// The first invalid op; nothing changes then.
+    pub fn apply(&self, ops: &[FibOp<K>], domain: &Domain) -> Result<ApplyReport, FibError> {
+        ops.iter().try_for_each(FibOp::check)?;
+        let t0 = Instant::now();
+        let mut w = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let w = &mut *w;
+        let mut changed: Vec<(K, u8)> = Vec::with_capacity(ops.len());
+        for op in ops {
+            if op.apply_rib(&mut w.rib) {
+                changed.push(op.prefix());
+            }
+        }
+        if changed.is_empty() {
+            return Ok(ApplyReport::default());
+        }
+        // A prefix changed twice in one batch is patched once (against the final set).
+        changed.sort_unstable();
+        changed.dedup();
+        let n = changed.len();
+        if n > REBUILD_FRACTION_DEN.max(w.rib.map.len() / REBUILD_FRACTION_DEN) {
+            // Heavy churn (a session reset): one fresh compile beats patching.
+            let fresh = Lpm::build(&w.rib);
+            let spare = fresh.clone();
+            let old = self.slot.store(fresh, domain);
+            let publish_latency = t0.elapsed();
+            drop(w.spare.take());
+            if let Some(old) = old {
+                old.destroy();
+            }
+            w.spare = Some(spare);
+            return Ok(ApplyReport {
+                changed: n,
+                publish_latency,
+                total: t0.elapsed(),
+            });
+        }
+        let mut spare = match w.spare.take() {
+            Some(s) => s,
+            None => Lpm::build(&w.rib),
+        };
+        for &(a, l) in &changed {
+            spare.patch(&w.rib, a, l);
+        }
+        let old = self.slot.store(spare, domain);
+        let publish_latency = t0.elapsed();
+        let mut old = match old {
+            Some(r) => r.into_inner(),
+            None => Lpm::build(&w.rib),
+        };
+        for &(a, l) in &changed {
+            old.patch(&w.rib, a, l);
+        }
+        w.spare = Some(old);
+        Ok(ApplyReport {
+            changed: changed.len(),
+            publish_latency,
+            total: t0.elapsed(),
+        })
+    }
+
+    /// Recompiles both copies from the prefix set and publishes the result.
+    pub fn rebuild(&self, domain: &Domain) {
+        let mut w = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let fresh = Lpm::build(&w.rib);
+        let spare = fresh.clone();
+        if let Some(old) = self.slot.store(fresh, domain) {
+            old.destroy();
+        }
+        w.spare = Some(spare);
+    }
+
+    /// Number of prefixes.
+    pub fn len(&self) -> usize {
+        self.writer
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .rib
+            .map
+            .len()
+    }
+
+    /// True if no prefix is stored.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Heap bytes of both compiled copies (the published one and the spare).
+    pub fn memory_bytes(&self, domain: &Domain) -> usize {
+        let w = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let spare = w.spare.as_ref().map_or(0, Lpm::memory_bytes);
+        let g = domain.read();
+        spare + self.load(&g).memory_bytes()
+    }
+}

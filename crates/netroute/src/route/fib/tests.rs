@@ -1,0 +1,398 @@
+//! Differential tests against a naive model (one map per prefix length, scanned
+//! longest-first), proptest on random op sequences, and a concurrent reader/writer test.
+
+use super::*;
+use proptest::prelude::*;
+use std::collections::HashMap;
+
+/// The naive reference: one exact-match map per length.
+#[derive(Clone, Debug)]
+pub(crate) struct Model<K: Key> {
+    by_len: Vec<HashMap<K, NextHop>>,
+}
+
+impl<K: Key> Model<K> {
+    pub(crate) fn new() -> Self {
+        Model {
+            by_len: vec![HashMap::new(); usize::from(K::BITS) + 1],
+        }
+    }
+    pub(crate) fn apply(&mut self, op: &FibOp<K>) {
+        match *op {
+            FibOp::Insert { addr, len, nh } => {
+                self.by_len[usize::from(len)].insert(addr, nh);
+            }
+            FibOp::Remove { addr, len } => {
+                self.by_len[usize::from(len)].remove(&addr);
+            }
+        }
+    }
+    pub(crate) fn lookup(&self, addr: K) -> Option<NextHop> {
+        for l in (0..=K::BITS).rev() {
+            if let Some(&nh) = self.by_len[usize::from(l)].get(&addr.and(K::mask(l))) {
+                return Some(nh);
+            }
+        }
+        None
+    }
+}
+
+fn nh(i: u32) -> NextHop {
+    NextHop::new(i).unwrap()
+}
+
+/// Addresses worth probing after `ops`: each prefix's first and last address and their
+/// neighbours, plus `extra`.
+fn probes<K: Key>(ops: &[FibOp<K>], extra: &[K], step: impl Fn(K, bool) -> K) -> Vec<K> {
+    let mut v = extra.to_vec();
+    for op in ops {
+        let (a, l) = op.prefix();
+        let last = a.last(l);
+        v.extend([a, last, step(a, false), step(last, true)]);
+    }
+    v
+}
+
+fn check_all<K: Key>(fib: &Fib<K>, model: &Model<K>, probes: &[K]) {
+    let mut out = vec![None; probes.len()];
+    fib.lookup_batch(probes, &mut out);
+    for (i, &p) in probes.iter().enumerate() {
+        let want = model.lookup(p);
+        assert_eq!(fib.lookup(p), want, "lookup {p:?}");
+        assert_eq!(out[i], want, "lookup_batch {p:?}");
+    }
+}
+
+fn op_v4() -> impl Strategy<Value = FibOp<u32>> {
+    // Few distinct top bytes so that prefixes nest and share chunks and nodes.
+    (
+        any::<bool>(),
+        prop_oneof![Just(0u32), Just(10), Just(192), Just(255)],
+        any::<u32>(),
+        prop_oneof![0u8..=32, 16u8..=32, 24u8..=32],
+        0u32..5,
+    )
+        .prop_map(|(ins, top, low, len, n)| {
+            let addr = ((top << 24) | (low & 0x00ff_ffff)) & u32::mask(len);
+            if ins || n == 4 {
+                FibOp::Insert {
+                    addr,
+                    len,
+                    nh: nh(n),
+                }
+            } else {
+                FibOp::Remove { addr, len }
+            }
+        })
+}
+
+fn op_v6() -> impl Strategy<Value = FibOp<u128>> {
+    (
+        any::<bool>(),
+        prop_oneof![
+            Just(0u128),
+            Just(0x2001_0db8),
+            Just(0x2a00_1450),
+            Just(0xffff_ffff)
+        ],
+        any::<u128>(),
+        prop_oneof![0u8..=128, 16u8..=64, 40u8..=128],
+        0u32..5,
+    )
+        .prop_map(|(ins, top, low, len, n)| {
+            let addr = ((top << 96) | (low >> 32)) & u128::mask(len);
+            if ins || n == 4 {
+                FibOp::Insert {
+                    addr,
+                    len,
+                    nh: nh(n),
+                }
+            } else {
+                FibOp::Remove { addr, len }
+            }
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn v4_incremental_matches_model(ops in prop::collection::vec(op_v4(), 1..200), extra in prop::collection::vec(any::<u32>(), 16)) {
+        let mut fib = Fib::<u32>::new();
+        let mut model = Model::new();
+        for op in &ops {
+            fib.apply(std::slice::from_ref(op)).unwrap();
+            model.apply(op);
+        }
+        let p = probes(&ops, &extra, |a, up| if up { a.wrapping_add(1) } else { a.wrapping_sub(1) });
+        check_all(&fib, &model, &p);
+        // A bulk build of the final set answers the same.
+        let bulk = Fib::from_routes(fib.iter()).unwrap();
+        check_all(&bulk, &model, &p);
+    }
+
+    #[test]
+    fn v6_incremental_matches_model(ops in prop::collection::vec(op_v6(), 1..200), extra in prop::collection::vec(any::<u128>(), 16)) {
+        let mut fib = Fib::<u128>::new();
+        let mut model = Model::new();
+        for op in &ops {
+            fib.apply(std::slice::from_ref(op)).unwrap();
+            model.apply(op);
+        }
+        let p = probes(&ops, &extra, |a, up| if up { a.wrapping_add(1) } else { a.wrapping_sub(1) });
+        check_all(&fib, &model, &p);
+        let bulk = Fib::from_routes(fib.iter()).unwrap();
+        check_all(&bulk, &model, &p);
+    }
+
+    #[test]
+    fn shared_matches_model(ops in prop::collection::vec(op_v4(), 1..100), batch in 1usize..20) {
+        let domain = psref::Domain::new();
+        let fib = SharedFib::<u32>::new(&domain);
+        let mut model = Model::new();
+        for chunk in ops.chunks(batch) {
+            fib.apply(chunk, &domain).unwrap();
+            for op in chunk { model.apply(op); }
+            let g = domain.read();
+            let lpm = fib.load(&g);
+            for &(a, l) in chunk.iter().map(|o| o.prefix()).collect::<Vec<_>>().iter() {
+                for p in [a, a.last(l)] {
+                    prop_assert_eq!(lpm.lookup(p), model.lookup(p));
+                }
+            }
+        }
+        // After the call returned, the spare copy was patched too: the next publication
+        // (which exposes it) must still answer correctly.
+        fib.apply(&[FibOp::Insert { addr: 0, len: 32, nh: nh(9) }], &domain).unwrap();
+        model.apply(&FibOp::Insert { addr: 0, len: 32, nh: nh(9) });
+        let g = domain.read();
+        let lpm = fib.load(&g);
+        for op in &ops {
+            let (a, l) = op.prefix();
+            for p in [a, a.last(l)] {
+                prop_assert_eq!(lpm.lookup(p), model.lookup(p));
+            }
+        }
+    }
+}
+
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        // splitmix64
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+}
+
+/// Random tables with every prefix length, many random lookups, incremental vs model.
+#[test]
+fn random_tables_all_lengths() {
+    let mut r = Rng(7);
+    let mut fib = Fib::<u32>::new();
+    let mut model = Model::new();
+    for round in 0..4_000 {
+        // Mostly long prefixes: a short one recompiles every chunk it covers.
+        let len = if r.next().is_multiple_of(8) {
+            (r.next() % 33) as u8
+        } else {
+            17 + (r.next() % 16) as u8
+        };
+        let top = [0u32, 10, 100, 172, 192, 224][(r.next() % 6) as usize] << 24;
+        let addr = (top | (r.next() as u32 & 0x00ff_ffff)) & u32::mask(len);
+        let op = if r.next().is_multiple_of(4) {
+            FibOp::Remove { addr, len }
+        } else {
+            FibOp::Insert {
+                addr,
+                len,
+                nh: nh((r.next() % 1000) as u32),
+            }
+        };
+        fib.apply(&[op]).unwrap();
+        model.apply(&op);
+        if round % 500 == 499 {
+            for _ in 0..20_000 {
+                let top = [0u32, 10, 100, 172, 192, 224][(r.next() % 6) as usize] << 24;
+                let a = top | (r.next() as u32 & 0x00ff_ffff);
+                assert_eq!(fib.lookup(a), model.lookup(a), "{a:#x}");
+            }
+        }
+    }
+}
+
+#[test]
+fn bad_input_is_rejected_and_changes_nothing() {
+    let mut fib = Fib::<u32>::new();
+    fib.insert(0x0a00_0000, 8, nh(1)).unwrap();
+    assert_eq!(
+        fib.insert(0, 33, nh(1)),
+        Err(FibError::PrefixLength { len: 33, max: 32 })
+    );
+    assert!(matches!(
+        fib.insert(0x0a00_0001, 8, nh(1)),
+        Err(FibError::NonCanonical { len: 8, .. })
+    ));
+    assert_eq!(
+        NextHop::new(65_535),
+        Err(FibError::NextHopOverflow { index: 65_535 })
+    );
+    assert!(NextHop::new(NextHop::MAX).is_ok());
+    // A batch with one bad op is rejected as a whole.
+    let ops = [
+        FibOp::Insert {
+            addr: 0x0b00_0000,
+            len: 8,
+            nh: nh(2),
+        },
+        FibOp::Remove { addr: 1, len: 8 },
+    ];
+    assert!(fib.apply(&ops).is_err());
+    assert_eq!(fib.lookup(0x0b00_0001), None);
+    assert_eq!(fib.lookup(0x0a00_0001), Some(nh(1)));
+    assert_eq!(fib.len(), 1);
+    let mut f6 = Fib::<u128>::new();
+    assert_eq!(
+        f6.remove(0, 129),
+        Err(FibError::PrefixLength { len: 129, max: 128 })
+    );
+}
+
+#[test]
+fn default_route_and_host_routes() {
+    let mut fib = Fib::<u128>::new();
+    fib.insert(0, 0, nh(0)).unwrap();
+    fib.insert(u128::MAX, 128, nh(1)).unwrap();
+    fib.insert(1, 128, nh(2)).unwrap();
+    assert_eq!(fib.lookup(0), Some(nh(0)));
+    assert_eq!(fib.lookup(1), Some(nh(2)));
+    assert_eq!(fib.lookup(u128::MAX), Some(nh(1)));
+    assert_eq!(fib.lookup(u128::MAX - 1), Some(nh(0)));
+    fib.remove(0, 0).unwrap();
+    assert_eq!(fib.lookup(2), None);
+    assert_eq!(fib.lookup(1), Some(nh(2)));
+}
+
+/// Readers race a writer that flips the table between two versions; every read section
+/// must see one version entirely (no half-applied batch), and memory stays valid.
+#[test]
+fn concurrent_readers_see_whole_batches() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let domain = psref::Domain::new();
+    let prefixes: Vec<(u32, u8)> = (0..200u32)
+        .map(|i| ((i * 7919) << 12 & u32::mask(20), 20 + (i % 13) as u8))
+        .map(|(a, l)| (a & u32::mask(l), l))
+        .collect();
+    let version = |v: u32| -> Vec<FibOp<u32>> {
+        prefixes
+            .iter()
+            .map(|&(addr, len)| FibOp::Insert {
+                addr,
+                len,
+                nh: nh(v),
+            })
+            .collect()
+    };
+    let fib = SharedFib::<u32>::new(&domain);
+    fib.apply(&version(1), &domain).unwrap();
+    let stop = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        for _ in 0..2 {
+            s.spawn(|| {
+                let reader = domain.reader();
+                let probes: Vec<u32> = prefixes.iter().map(|&(a, _)| a).collect();
+                let mut out = vec![None; probes.len()];
+                let mut sections = 0u64;
+                while !stop.load(Ordering::Relaxed) || sections < 10 {
+                    let g = reader.read();
+                    let lpm = fib.load(&g);
+                    lpm.lookup_batch(&probes, &mut out);
+                    let first = out[0];
+                    assert!(first == Some(nh(1)) || first == Some(nh(2)));
+                    assert!(out.iter().all(|&o| o == first), "half-applied batch seen");
+                    sections += 1;
+                }
+            });
+        }
+        for i in 0..300 {
+            fib.apply(&version(1 + (i % 2)), &domain).unwrap();
+        }
+        stop.store(true, Ordering::Relaxed);
+    });
+}
+
+/// A union-like table (many prefixes longer than /24 and /48, mixed with short ones):
+/// bulk build, random lookups, then half of it removed incrementally.
+fn union_like<K: Key>(
+    n: usize,
+    gen_prefix: impl Fn(&mut Rng) -> (K, u8),
+    inside: impl Fn(&mut Rng, K, u8) -> K,
+) {
+    let mut r = Rng(11);
+    let mut model = Model::new();
+    let mut routes = Vec::new();
+    for i in 0..n {
+        let (a, l) = gen_prefix(&mut r);
+        let op = FibOp::Insert {
+            addr: a,
+            len: l,
+            nh: nh((i % 700) as u32),
+        };
+        model.apply(&op);
+        routes.push((a, l, nh((i % 700) as u32)));
+    }
+    let mut fib = Fib::from_routes(routes.iter().copied()).unwrap();
+    println!(
+        "union-like /{}: {} prefixes, {:.2} B/prefix, shape {:?}",
+        K::BITS,
+        fib.len(),
+        fib.memory_bytes() as f64 / fib.len() as f64,
+        fib.lpm().shape()
+    );
+    let check = |fib: &Fib<K>, r: &mut Rng, model: &Model<K>| {
+        for _ in 0..100_000 {
+            let (a, l, _) = routes[(r.next() % routes.len() as u64) as usize];
+            let p = inside(r, a, l);
+            assert_eq!(fib.lookup(p), model.lookup(p), "{p:?}");
+        }
+    };
+    check(&fib, &mut r, &model);
+    for &(a, l, _) in routes.iter().step_by(2) {
+        let op = FibOp::Remove { addr: a, len: l };
+        fib.apply(&[op]).unwrap();
+        model.apply(&op);
+    }
+    check(&fib, &mut r, &model);
+}
+
+#[test]
+fn union_like_v4() {
+    union_like::<u32>(
+        60_000,
+        |r| {
+            let len = [8u8, 16, 19, 22, 24, 24, 24, 26, 28, 30, 32][(r.next() % 11) as usize];
+            // Concentrate in a few /8s so that long prefixes share chunks.
+            let a = ((r.next() % 4) as u32 + 40) << 24 | (r.next() as u32 & 0x00ff_ffff);
+            (a & u32::mask(len), len)
+        },
+        |r, a, l| a | (r.next() as u32 & !u32::mask(l)),
+    );
+}
+
+#[test]
+fn union_like_v6() {
+    union_like::<u128>(
+        30_000,
+        |r| {
+            let len = [20u8, 32, 40, 44, 48, 48, 56, 64, 96, 127, 128][(r.next() % 11) as usize];
+            let a = (0x2a00u128 + (r.next() % 4) as u128) << 112
+                | (u128::from(r.next()) << 48)
+                | u128::from(r.next());
+            (a & u128::mask(len), len)
+        },
+        |r, a, l| a | (((u128::from(r.next()) << 64) | u128::from(r.next())) & !u128::mask(l)),
+    );
+}

@@ -1,0 +1,416 @@
+//! The 4-tuple index: NetBSD's "fat pointers" (`fatp_t`, `fatp_vtw_inshash`,
+//! `vtw_lookup_hash_v4`) rebuilt as open addressing over one-cache-line buckets.
+//!
+//! A bucket is exactly 64 bytes: 16 one-byte tags (8 bits of the keyed hash, 0 = empty),
+//! 16 entry indices of 22 bits each packed into 44 bytes, a 16-bit overflow count and a
+//! 16-bit overflow filter (one bit, chosen by 4 hash bits, per entry that passed over the
+//! bucket; cleared when the count returns to 0), so most misses stop at a bucket that
+//! overflowed for other keys without reading the next one. A lookup compares the search tag against all 16 tags with two word-wide
+//! (SWAR) byte compares and dereferences an arena entry only for a matching tag, so a miss
+//! usually touches one cache line and no entry (NetBSD: "15 data elements can be searched
+//! with one cache line fill").
+//!
+//! Differences from NetBSD, and the reasons:
+//! - NetBSD chains extra fat pointers below a full bucket head and never compacts
+//!   ("tapeworm like"); under churn chains grow and misses walk them. Here a full bucket
+//!   sends the entry along a probe sequence (double hashing over a prime number of buckets,
+//!   the step taken from the hash), and every bucket passed over counts the entry in its
+//!   *overflow count*. Removal walks the same sequence and decrements, so counts are exact
+//!   and there are no tombstones: a miss stops at the first bucket whose overflow count is
+//!   0, however long the table has churned (the pitfall measured in
+//!   `vtw-feasibility.md`: linear probing with tombstones degraded from 1.5 to 6.8 buckets
+//!   per miss). A count that reaches `u16::MAX` sticks there (lookups stay correct, they
+//!   only probe further); this cannot happen below 65,535 displaced entries per bucket.
+//! - NetBSD allocates fat pointers from a pool and force-expires an entry when the pool
+//!   is empty. Here the bucket array is sized once so that a full arena loads the slots to
+//!   at most 90 %; an insert can therefore always find a free slot, and the impossible
+//!   case is a typed error, never a silent loss.
+//! - NetBSD's tag is the unkeyed sum `faddr + fport + laddr + lport` (chosen collisions
+//!   are trivial) and its IPv6 tag is 0 without `IN6_HASH`. The caller here supplies a keyed
+//!   hash (foldhash with a random per-table seed).
+
+/// Slots per bucket.
+pub(crate) const SLOTS: usize = 16;
+/// Bits of an entry index; the arena holds at most `1 << IDX_BITS` entries.
+pub(crate) const IDX_BITS: u32 = 22;
+/// Largest arena the index can address.
+pub(crate) const MAX_ENTRIES: usize = 1 << IDX_BITS;
+const IDX_MASK: u32 = (1 << IDX_BITS) - 1;
+/// Byte offset of the packed indices inside a bucket.
+const IDX_OFF: usize = 16;
+/// Byte offset of the overflow count.
+const OVF_OFF: usize = 60;
+/// Byte offset of the 16-bit overflow filter.
+const FILTER_OFF: usize = 62;
+/// Slot occupancy the index is sized for when the whole arena is live.
+const MAX_LOAD: f64 = 0.9;
+
+const LO: u64 = 0x0101_0101_0101_0101;
+const HI: u64 = 0x8080_8080_8080_8080;
+
+/// One 64-byte, cache-line-aligned bucket.
+#[derive(Clone, Copy)]
+#[repr(C, align(64))]
+struct Bucket {
+    bytes: [u8; 64],
+}
+
+impl Bucket {
+    const EMPTY: Bucket = Bucket { bytes: [0; 64] };
+
+    #[inline]
+    fn tag_words(&self) -> [u64; 2] {
+        let mut a = [0u8; 8];
+        let mut b = [0u8; 8];
+        a.copy_from_slice(&self.bytes[0..8]);
+        b.copy_from_slice(&self.bytes[8..16]);
+        [u64::from_le_bytes(a), u64::from_le_bytes(b)]
+    }
+
+    /// Bit mask (bit i = slot i) of the slots whose tag equals `tag` (exact).
+    #[inline]
+    fn match_tag(&self, tag: u8) -> u32 {
+        let pat = LO.wrapping_mul(u64::from(tag));
+        let [a, b] = self.tag_words();
+        zero_bytes(a ^ pat) | (zero_bytes(b ^ pat) << 8)
+    }
+
+    #[inline]
+    fn empty_slots(&self) -> u32 {
+        let [a, b] = self.tag_words();
+        zero_bytes(a) | (zero_bytes(b) << 8)
+    }
+
+    #[inline]
+    fn tag(&self, slot: usize) -> u8 {
+        self.bytes[slot]
+    }
+
+    #[inline]
+    fn idx(&self, slot: usize) -> u32 {
+        let bit = slot * IDX_BITS as usize;
+        let at = IDX_OFF + bit / 8;
+        let mut w = [0u8; 4];
+        w.copy_from_slice(&self.bytes[at..at + 4]);
+        (u32::from_le_bytes(w) >> (bit % 8)) & IDX_MASK
+    }
+
+    #[inline]
+    fn set(&mut self, slot: usize, tag: u8, idx: u32) {
+        self.bytes[slot] = tag;
+        let bit = slot * IDX_BITS as usize;
+        let at = IDX_OFF + bit / 8;
+        let shift = bit % 8;
+        let mut w = [0u8; 4];
+        w.copy_from_slice(&self.bytes[at..at + 4]);
+        let mut v = u32::from_le_bytes(w);
+        v &= !(IDX_MASK << shift);
+        v |= (idx & IDX_MASK) << shift;
+        self.bytes[at..at + 4].copy_from_slice(&v.to_le_bytes());
+    }
+
+    #[inline]
+    fn overflow(&self) -> u16 {
+        u16::from_le_bytes([self.bytes[OVF_OFF], self.bytes[OVF_OFF + 1]])
+    }
+
+    #[inline]
+    fn set_overflow(&mut self, v: u16) {
+        self.bytes[OVF_OFF..OVF_OFF + 2].copy_from_slice(&v.to_le_bytes());
+    }
+
+    #[inline]
+    fn filter(&self) -> u16 {
+        u16::from_le_bytes([self.bytes[FILTER_OFF], self.bytes[FILTER_OFF + 1]])
+    }
+
+    #[inline]
+    fn set_filter(&mut self, v: u16) {
+        self.bytes[FILTER_OFF..FILTER_OFF + 2].copy_from_slice(&v.to_le_bytes());
+    }
+}
+
+/// Exact per-byte "is zero" mask, one bit per byte (bit i = byte i).
+#[inline]
+fn zero_bytes(x: u64) -> u32 {
+    // Classic exact variant: (((x & 0x7f..) + 0x7f..) | x) has the high bit of every
+    // non-zero byte set.
+    let low7 = !HI;
+    let t = ((x & low7).wrapping_add(low7) | x) & HI;
+    let z = !t & HI; // high bit set exactly for zero bytes
+    // Gather the 8 high bits into one byte.
+    ((z >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56) as u32
+}
+
+/// Where an indexed entry sits: the bucket, the slot in it, and the probe distance from the
+/// home bucket (the number of overflow counts the entry holds).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Pos {
+    pub(crate) bucket: u32,
+    pub(crate) slot: u8,
+}
+
+/// Counters the index reports back to the table's statistics.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Probe {
+    /// Buckets (cache lines) read.
+    pub(crate) buckets: u32,
+    /// Entries dereferenced that did not match (NetBSD's "losing").
+    pub(crate) losing: u32,
+}
+
+/// The bucket array.
+pub(crate) struct TagIndex {
+    buckets: Vec<Bucket>,
+    n: u32,
+}
+
+/// The overflow-filter bit of a hash: taken from the low bits, which barely influence
+/// the home bucket (chosen by the high bits of the low word) and not at all the step or tag.
+#[inline]
+fn filter_bit(h: u64) -> u16 {
+    1 << (h & 15)
+}
+
+/// Splits a 64-bit hash into (home bucket, probe step, tag).
+#[inline]
+fn split(h: u64, n: u32) -> (u32, u32, u8) {
+    let home = ((u64::from(h as u32) * u64::from(n)) >> 32) as u32;
+    // n is prime, so every step in 1..n walks all buckets.
+    let step = 1 + ((((h >> 32) & 0xff_ffff) * u64::from(n - 1)) >> 24) as u32;
+    let mut tag = (h >> 56) as u8;
+    if tag == 0 {
+        tag = 1;
+    }
+    (home, step.min(n - 1).max(1), tag)
+}
+
+#[inline]
+fn next(b: u32, step: u32, n: u32) -> u32 {
+    let x = b + step;
+    if x >= n { x - n } else { x }
+}
+
+fn is_prime(x: u64) -> bool {
+    if x < 2 {
+        return false;
+    }
+    let mut d = 2;
+    while d * d <= x {
+        if x.is_multiple_of(d) {
+            return false;
+        }
+        d += 1;
+    }
+    true
+}
+
+impl TagIndex {
+    /// Buckets needed so that `entries` live entries load the slots to at most 90 %.
+    pub(crate) fn buckets_for(entries: usize) -> usize {
+        let need = ((entries as f64) / (SLOTS as f64 * MAX_LOAD)).ceil() as u64;
+        let mut n = need.max(3);
+        while !is_prime(n) {
+            n += 1;
+        }
+        n as usize
+    }
+
+    /// An empty index for an arena of `entries` (≤ [`MAX_ENTRIES`]) entries.
+    pub(crate) fn new(entries: usize) -> Self {
+        let n = Self::buckets_for(entries);
+        TagIndex {
+            buckets: vec![Bucket::EMPTY; n],
+            n: n as u32,
+        }
+    }
+
+    /// Bytes held by the bucket array.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.buckets.capacity() * std::mem::size_of::<Bucket>()
+    }
+
+    /// Finds the entry with hash `h` for which `is_match(idx)` holds.
+    #[inline]
+    pub(crate) fn find(
+        &self,
+        h: u64,
+        probe: &mut Probe,
+        mut is_match: impl FnMut(u32) -> bool,
+    ) -> Option<(Pos, u32)> {
+        let (mut b, step, tag) = split(h, self.n);
+        let fbit = filter_bit(h);
+        for _ in 0..self.n {
+            let bucket = &self.buckets[b as usize];
+            probe.buckets += 1;
+            let mut m = bucket.match_tag(tag);
+            while m != 0 {
+                let s = m.trailing_zeros() as usize;
+                m &= m - 1;
+                if bucket.tag(s) != tag {
+                    continue;
+                }
+                let idx = bucket.idx(s);
+                if is_match(idx) {
+                    return Some((
+                        Pos {
+                            bucket: b,
+                            slot: s as u8,
+                        },
+                        idx,
+                    ));
+                }
+                probe.losing += 1;
+            }
+            if bucket.overflow() == 0 || bucket.filter() & fbit == 0 {
+                return None;
+            }
+            b = next(b, step, self.n);
+        }
+        None
+    }
+
+    /// Reads one byte of `h`'s home bucket: a software prefetch without `unsafe`.
+    #[inline]
+    pub(crate) fn touch(&self, h: u64) -> u8 {
+        let (home, _, _) = split(h, self.n);
+        self.buckets[home as usize].bytes[OVF_OFF]
+    }
+
+    /// Finds the slot that holds exactly entry `idx` under hash `h` (no dereference).
+    pub(crate) fn find_idx(&self, h: u64, idx: u32) -> Option<Pos> {
+        let mut probe = Probe::default();
+        self.find(h, &mut probe, |i| i == idx).map(|(p, _)| p)
+    }
+
+    /// Inserts entry `idx` under hash `h`. Returns `None` only if every bucket is full,
+    /// which the sizing rules out while the arena is not larger than the index was built
+    /// for.
+    pub(crate) fn insert(&mut self, h: u64, idx: u32) -> Option<Pos> {
+        let (home, step, tag) = split(h, self.n);
+        let mut b = home;
+        for _ in 0..self.n {
+            let free = self.buckets[b as usize].empty_slots();
+            if free != 0 {
+                let s = free.trailing_zeros() as usize;
+                self.buckets[b as usize].set(s, tag, idx);
+                // Count the entry in every bucket it passed over.
+                let mut c = home;
+                while c != b {
+                    let bk = &mut self.buckets[c as usize];
+                    let o = bk.overflow();
+                    if o != u16::MAX {
+                        bk.set_overflow(o + 1);
+                    }
+                    bk.set_filter(bk.filter() | filter_bit(h));
+                    c = next(c, step, self.n);
+                }
+                return Some(Pos {
+                    bucket: b,
+                    slot: s as u8,
+                });
+            }
+            b = next(b, step, self.n);
+        }
+        None
+    }
+
+    /// Removes the entry at `pos`, whose hash is `h`.
+    pub(crate) fn remove(&mut self, h: u64, pos: Pos) {
+        let (home, step, _) = split(h, self.n);
+        self.buckets[pos.bucket as usize].set(usize::from(pos.slot), 0, 0);
+        let mut c = home;
+        let mut guard = 0;
+        while c != pos.bucket && guard < self.n {
+            let bk = &mut self.buckets[c as usize];
+            let o = bk.overflow();
+            if o != u16::MAX && o != 0 {
+                bk.set_overflow(o - 1);
+                if o == 1 {
+                    bk.set_filter(0);
+                }
+            }
+            c = next(c, step, self.n);
+            guard += 1;
+        }
+    }
+
+    /// Points the slot at `pos` to entry `idx` (same hash, so same tag and bucket).
+    pub(crate) fn repoint(&mut self, pos: Pos, idx: u32) {
+        let b = &mut self.buckets[pos.bucket as usize];
+        let tag = b.tag(usize::from(pos.slot));
+        b.set(usize::from(pos.slot), tag, idx);
+    }
+
+    /// Empties the index.
+    pub(crate) fn clear(&mut self) {
+        self.buckets.fill(Bucket::EMPTY);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bucket_is_one_cache_line() {
+        assert_eq!(std::mem::size_of::<Bucket>(), 64);
+        assert_eq!(std::mem::align_of::<Bucket>(), 64);
+    }
+
+    #[test]
+    fn packed_indices_round_trip() {
+        let mut b = Bucket::EMPTY;
+        for s in 0..SLOTS {
+            b.set(s, (s + 1) as u8, (IDX_MASK - s as u32) ^ 0x15_5555);
+        }
+        b.set_overflow(0xbeef);
+        for s in 0..SLOTS {
+            assert_eq!(b.tag(s), (s + 1) as u8);
+            assert_eq!(b.idx(s), (IDX_MASK - s as u32) ^ 0x15_5555);
+        }
+        assert_eq!(b.overflow(), 0xbeef);
+        b.set(7, 0, 0);
+        assert_eq!(b.idx(6), (IDX_MASK - 6) ^ 0x15_5555);
+        assert_eq!(b.idx(8), (IDX_MASK - 8) ^ 0x15_5555);
+        assert_eq!(b.empty_slots(), 1 << 7);
+    }
+
+    #[test]
+    fn zero_bytes_exact() {
+        for (x, want) in [
+            (0u64, 0xff),
+            (0x0100_0000_0000_0000, 0x7f),
+            (0x0000_0000_0000_0100, 0xfd),
+            (0x8080_8080_8080_8080, 0),
+            (0x0001_0000_ff00_0001, 0b1011_0110),
+        ] {
+            assert_eq!(zero_bytes(x), want, "{x:#x}");
+        }
+    }
+
+    #[test]
+    fn overflow_counts_return_to_zero() {
+        // Force every hash home to the same bucket: all but 16 overflow.
+        let mut ix = TagIndex::new(200);
+        let n = ix.n;
+        let hashes: Vec<u64> = (0..100u64).map(|i| (i << 32) | 5).collect();
+        let mut pos = Vec::new();
+        for (i, h) in hashes.iter().enumerate() {
+            pos.push(ix.insert(*h, i as u32).expect("room"));
+        }
+        for (i, h) in hashes.iter().enumerate() {
+            let mut p = Probe::default();
+            let got = ix.find(*h, &mut p, |x| x == i as u32);
+            assert_eq!(got.map(|g| g.0), Some(pos[i]));
+        }
+        for (i, h) in hashes.iter().enumerate() {
+            ix.remove(*h, pos[i]);
+        }
+        for b in 0..n as usize {
+            assert_eq!(ix.buckets[b].overflow(), 0);
+            assert_eq!(ix.buckets[b].filter(), 0);
+            assert_eq!(ix.buckets[b].empty_slots(), 0xffff);
+        }
+    }
+}

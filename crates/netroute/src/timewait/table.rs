@@ -1,0 +1,1250 @@
+//! One family's VTW table: NetBSD's `vtw_ctl_t` arenas and class clock hands, the
+//! `fatp_ctl_t` hashes, `vtw_add`/`vtw_del`/`vtw_age`/`vtw_restart` and the lookup hooks
+//! (`vtw_lookup_hash_v4/v6`, `vtw_next_port_v4/v6`), single-threaded (`&mut self`); the
+//! [`super::Vtw`] wrapper puts a lock around it.
+//!
+//! Layout (see the module docs of [`super`] for the byte budget):
+//! - one arena of fixed-size [`Slot`]s, split into three class slices; each slice is a
+//!   FIFO ring (`tail..head`), so age order is expiry order and the oldest entry of a class
+//!   is always at its tail (NetBSD's clock hand `alloc` and `oldest`);
+//! - the [`TagIndex`] over all slots;
+//! - per class a short queue of *time marks* `(first ring position, insertion time)`:
+//!   an entry's insertion time, hence its expiry and its ts_recent age, follows from its
+//!   ring position, so no time is stored per entry;
+//! - an interned *context* per distinct (local address id, owner uid, reuse flags, v6only,
+//!   window scale, timestamps-on) so an entry stores 2 bytes instead of ~12;
+//! - a port index `(local port, context) → count` for bind/connect checks.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::hash::{BuildHasher, Hasher};
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use foldhash::SharedSeed;
+use foldhash::fast::{FixedState, FoldHasher, SeedableRandomState};
+
+use super::VtwError;
+use super::index::{MAX_ENTRIES, Pos, Probe, TagIndex};
+use super::segment::{self, Action, Segment, SegmentPolicy, TwState};
+use super::tunables::{MslClass, Overflow, Tunables};
+
+/// Index of one of the stack's own addresses in a table the caller keeps (its
+/// `in_ifaddr`/`in6_ifaddr` list). The VTW table stores this instead of the 4 or 16 byte
+/// address; equal ids mean equal local addresses (including the IPv6 zone).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct LocalAddrId(pub u16);
+
+/// A connection's identity: local address (by id), local port, foreign address and port.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Tuple<A> {
+    /// The local address, as an index into the caller's address table.
+    pub local: LocalAddrId,
+    /// Local port.
+    pub lport: u16,
+    /// Foreign address.
+    pub faddr: A,
+    /// Foreign port.
+    pub fport: u16,
+}
+
+/// Address families the table supports: [`Ipv4Addr`] and [`Ipv6Addr`]. Sealed.
+pub trait VtwAddr: sealed::Sealed + Copy + Eq + std::fmt::Debug + Send + Sync + 'static {
+    /// The stored form of the address (4 or 16 bytes, 4-byte aligned).
+    type Key: Copy + Eq + Default + std::fmt::Debug + Send + Sync + 'static;
+    /// The `{af}` part of this family's sysctl names (`inet.tcp` / `inet6.tcp6`).
+    const SYSCTL_AF: &'static str;
+    /// Converts to the stored form.
+    fn to_key(self) -> Self::Key;
+    /// Converts back from the stored form.
+    fn from_key(k: Self::Key) -> Self;
+    /// Feeds a tuple to the keyed hasher.
+    #[doc(hidden)]
+    fn hash_tuple(k: Self::Key, fport: u16, lport: u16, local: u16, h: &mut FoldHasher<'_>);
+    /// This family's table inside a [`super::Vtw`].
+    fn table(v: &super::Vtw) -> &parking_lot::Mutex<VtwTable<Self>>;
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for std::net::Ipv4Addr {}
+    impl Sealed for std::net::Ipv6Addr {}
+}
+
+impl VtwAddr for Ipv4Addr {
+    type Key = u32;
+    const SYSCTL_AF: &'static str = "inet.tcp";
+    #[inline]
+    fn to_key(self) -> u32 {
+        self.to_bits()
+    }
+    #[inline]
+    fn from_key(k: u32) -> Self {
+        Ipv4Addr::from_bits(k)
+    }
+    #[inline]
+    fn hash_tuple(k: u32, fport: u16, lport: u16, local: u16, h: &mut FoldHasher<'_>) {
+        h.write_u128(
+            u128::from(k)
+                | (u128::from(fport) << 32)
+                | (u128::from(lport) << 48)
+                | (u128::from(local) << 64),
+        );
+    }
+    fn table(v: &super::Vtw) -> &parking_lot::Mutex<VtwTable<Self>> {
+        &v.v4
+    }
+}
+
+impl VtwAddr for Ipv6Addr {
+    type Key = [u32; 4];
+    const SYSCTL_AF: &'static str = "inet6.tcp6";
+    #[inline]
+    fn to_key(self) -> [u32; 4] {
+        let b = self.to_bits();
+        [
+            (b >> 96) as u32,
+            (b >> 64) as u32,
+            (b >> 32) as u32,
+            b as u32,
+        ]
+    }
+    #[inline]
+    fn from_key(k: [u32; 4]) -> Self {
+        Ipv6Addr::from_bits(
+            (u128::from(k[0]) << 96)
+                | (u128::from(k[1]) << 64)
+                | (u128::from(k[2]) << 32)
+                | u128::from(k[3]),
+        )
+    }
+    #[inline]
+    fn hash_tuple(k: [u32; 4], fport: u16, lport: u16, local: u16, h: &mut FoldHasher<'_>) {
+        h.write_u128(
+            (u128::from(k[0]) << 96)
+                | (u128::from(k[1]) << 64)
+                | (u128::from(k[2]) << 32)
+                | u128::from(k[3]),
+        );
+        h.write_u64(u64::from(fport) | (u64::from(lport) << 16) | (u64::from(local) << 32));
+    }
+    fn table(v: &super::Vtw) -> &parking_lot::Mutex<VtwTable<Self>> {
+        &v.v6
+    }
+}
+
+/// One arena slot: 24 bytes for IPv4, 36 for IPv6. `ctx == 0` marks a free slot (never
+/// inserted, expired, evicted or deleted).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Slot<K> {
+    faddr: K,
+    fport: u16,
+    lport: u16,
+    ctx: u16,
+    /// The window field of our last ACK (RCV.WND >> scale), so replies repeat it.
+    wnd: u16,
+    snd_nxt: u32,
+    rcv_nxt: u32,
+    ts_recent: u32,
+}
+
+/// What the connection knew when it entered TIME_WAIT (the fields NetBSD's `vtw_add`
+/// copies from the tcpcb, plus the timestamp state it omits).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TimeWaitInfo {
+    /// SND.NXT (one past our FIN).
+    pub snd_nxt: u32,
+    /// RCV.NXT (one past the peer's FIN).
+    pub rcv_nxt: u32,
+    /// RCV.WND in bytes. Stored as the 16-bit window field (`rcv_wnd >> rcv_wscale`,
+    /// clamped to 65,535), so it reads back rounded down to a multiple of 2^scale.
+    pub rcv_wnd: u32,
+    /// Our receive window scale (RFC 7323 §2.3: at most 14).
+    pub rcv_wscale: u8,
+    /// TS.Recent if timestamps were negotiated, else `None`.
+    pub ts_recent: Option<u32>,
+    /// Owner uid of the socket (for bind `EADDRINUSE` checks).
+    pub uid: u32,
+    /// `SO_REUSEADDR` was set.
+    pub reuse_addr: bool,
+    /// `SO_REUSEPORT` was set.
+    pub reuse_port: bool,
+    /// `IPV6_V6ONLY` was set (IPv6 sockets).
+    pub v6only: bool,
+}
+
+/// A copy of one entry, as lookups return it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VtwEntry<A> {
+    /// The 4-tuple.
+    pub tuple: Tuple<A>,
+    /// MSL class (which ring the entry is in).
+    pub class: MslClass,
+    /// SND.NXT.
+    pub snd_nxt: u32,
+    /// RCV.NXT.
+    pub rcv_nxt: u32,
+    /// RCV.WND in bytes (the stored 16-bit field shifted by `rcv_wscale`).
+    pub rcv_wnd: u32,
+    /// Receive window scale.
+    pub rcv_wscale: u8,
+    /// TS.Recent, if timestamps were in use.
+    pub ts_recent: Option<u32>,
+    /// Milliseconds since TS.Recent was recorded, counted from the entry's (re)insertion
+    /// (a lower bound of the true age; at most one mark granularity low).
+    pub ts_recent_age_ms: u64,
+    /// Our timestamp offset for this 4-tuple (RFC 7323 §5.4), derived from a keyed hash.
+    pub ts_offset: u32,
+    /// Time of (re)insertion as recorded by the class's time mark: never earlier than the
+    /// real time, later by at most the mark granularity (see
+    /// [`VtwConfig::mark_granularity_ms`]).
+    pub inserted_ms: u64,
+    /// When the entry expires under the current tunables.
+    pub expires_ms: u64,
+    /// Owner uid.
+    pub uid: u32,
+    /// `SO_REUSEADDR`.
+    pub reuse_addr: bool,
+    /// `SO_REUSEPORT`.
+    pub reuse_port: bool,
+    /// `IPV6_V6ONLY`.
+    pub v6only: bool,
+}
+
+/// One group of entries on a local port, for bind/connect checks (NetBSD exports each
+/// vestige through `vestigial_inpcb_t`; entries with the same attributes are grouped here).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PortUser {
+    /// The local address id.
+    pub local: LocalAddrId,
+    /// Owner uid.
+    pub uid: u32,
+    /// `SO_REUSEADDR`.
+    pub reuse_addr: bool,
+    /// `SO_REUSEPORT`.
+    pub reuse_port: bool,
+    /// `IPV6_V6ONLY`.
+    pub v6only: bool,
+    /// Live entries with these attributes on the port (groups may repeat for entries that
+    /// differ only in window scale or timestamp use).
+    pub count: u32,
+}
+
+/// Linux `tcp_tw_reuse` modes for an outgoing connect that finds its 4-tuple in TIME_WAIT.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum TwReuse {
+    /// Never reuse.
+    Off,
+    /// Reuse any entry that qualifies (`tcp_tw_reuse = 1`).
+    Global,
+    /// Reuse only loopback-class entries (`tcp_tw_reuse = 2`, Linux's default).
+    #[default]
+    LoopbackOnly,
+}
+
+/// Result of a successful [`VtwTable::try_reuse`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Reused {
+    /// The new connection's ISS must be at or after this (Linux: `tw_snd_nxt + 65535 + 2`).
+    pub iss_floor: u32,
+    /// TS.Recent to inherit, so PAWS rejects the old incarnation's duplicates.
+    pub ts_recent: u32,
+}
+
+/// Per-class slot counts. Fixed at construction (NetBSD's `vtw.entries` is read-only too).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClassCapacities {
+    /// Slots for the loopback class.
+    pub loopback: u32,
+    /// Slots for the local class.
+    pub local: u32,
+    /// Slots for the remote class.
+    pub remote: u32,
+}
+
+impl ClassCapacities {
+    /// Splits `total` into thirds, the remainder going to `remote` (NetBSD splits `n/3`
+    /// each and leaves the remainder to class 0; nothing is left unused here).
+    pub fn split(total: u32) -> Self {
+        let third = total / 3;
+        ClassCapacities {
+            loopback: third,
+            local: third,
+            remote: total - 2 * third,
+        }
+    }
+
+    /// Capacity of `class`.
+    pub fn get(&self, class: MslClass) -> u32 {
+        match class {
+            MslClass::Loopback => self.loopback,
+            MslClass::Local => self.local,
+            MslClass::Remote => self.remote,
+        }
+    }
+
+    /// Sum over the classes.
+    pub fn total(&self) -> u64 {
+        u64::from(self.loopback) + u64::from(self.local) + u64::from(self.remote)
+    }
+}
+
+/// Construction parameters of a table.
+#[derive(Clone, Debug)]
+pub struct VtwConfig {
+    /// Slots per class.
+    pub capacity: ClassCapacities,
+    /// Distinct contexts (local address id, uid, flags, window scale, timestamps-on) that
+    /// can be live at once; at most 65,535. Preallocated.
+    pub contexts: u16,
+    /// Seed of the index hash; `None` (the default) draws a random one. Set only in tests.
+    pub hash_seed: Option<u64>,
+    /// Seed of the timestamp-offset hash; `None` draws a random one.
+    pub ts_seed: Option<u64>,
+    /// Resolution of the per-class time marks in ms (NetBSD ticks every 200 ms). Entries
+    /// never live less than 2×MSL; they may outlive it by at most this much while a
+    /// class's 2×MSL spans at most 1,024 such steps (beyond that the oldest marks merge
+    /// and the bound grows accordingly). At least 1.
+    pub mark_granularity_ms: u64,
+    /// Initial tunables.
+    pub tunables: Tunables,
+    /// Segment policy used by [`VtwTable::process_segment`].
+    pub segment_policy: SegmentPolicy,
+}
+
+impl VtwConfig {
+    /// A configuration with `entries` slots split evenly over the classes, 4,096 contexts,
+    /// random seeds, 100 ms marks and default tunables.
+    pub fn with_entries(entries: u32) -> Self {
+        VtwConfig {
+            capacity: ClassCapacities::split(entries),
+            contexts: 4096,
+            hash_seed: None,
+            ts_seed: None,
+            mark_granularity_ms: 100,
+            tunables: Tunables::default(),
+            segment_policy: SegmentPolicy::default(),
+        }
+    }
+}
+
+/// Event counters (NetBSD `vtw_stats_t`, extended). All monotonic.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct VtwStats {
+    /// Entries inserted (`ins`).
+    pub inserts: u64,
+    /// Entries deleted by the caller (`del`).
+    pub deletes: u64,
+    /// Entries that reached 2×MSL and were reaped.
+    pub expired: u64,
+    /// Live entries evicted, oldest first, because their class ring was full (`kill`).
+    pub evicted: u64,
+    /// Entries whose 2×MSL timer was restarted.
+    pub restarts: u64,
+    /// Inserts refused because `vtw.enable` is off.
+    pub insert_disabled: u64,
+    /// Inserts refused because the tuple was already present.
+    pub insert_duplicate: u64,
+    /// Inserts refused because every context was in use.
+    pub insert_no_context: u64,
+    /// Inserts refused because the class has no capacity.
+    pub insert_no_room: u64,
+    /// Inserts refused because the class ring was full and the policy is
+    /// [`Overflow::Refuse`] (Linux `TCPTimeWaitOverflow`).
+    pub insert_class_full: u64,
+    /// 4-tuple lookups (`look[0]`).
+    pub lookups: u64,
+    /// Lookups that found an entry (`hit[0]`).
+    pub hits: u64,
+    /// Lookups that found nothing (`miss[0]`).
+    pub misses: u64,
+    /// Index buckets (cache lines) read by lookups (`probe[0]`).
+    pub probes: u64,
+    /// Entries dereferenced whose tuple did not match (`losing[0]`).
+    pub losing: u64,
+    /// Largest number of buckets one lookup read (`max_probe[0]`).
+    pub max_probe: u64,
+    /// Port queries (`look[1]`).
+    pub port_queries: u64,
+    /// Segments processed against an entry.
+    pub segments: u64,
+    /// Segments dropped silently.
+    pub seg_drops: u64,
+    /// ACKs to send (out-of-window, PAWS, FIN retransmission, data).
+    pub seg_acks: u64,
+    /// Challenge ACKs to send (RFC 5961).
+    pub seg_challenge_acks: u64,
+    /// ACKs or challenge ACKs suppressed by the rate limit.
+    pub seg_acks_ratelimited: u64,
+    /// Entries deleted by an accepted RST.
+    pub rst_kills: u64,
+    /// Entries deleted for an RFC 6191 reopen.
+    pub reopens: u64,
+    /// Entries handed to an outgoing connect by [`VtwTable::try_reuse`] (Linux `TWRecycled`).
+    pub tw_reuses: u64,
+}
+
+/// Counted or estimated heap bytes of a table, by part.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MemoryReport {
+    /// The entry arena.
+    pub arena: usize,
+    /// The 4-tuple index.
+    pub index: usize,
+    /// Time marks, contexts and their map (fixed, independent of the entry count).
+    pub fixed: usize,
+    /// The port index (grows with distinct (port, context) pairs).
+    pub port_index: usize,
+}
+
+impl MemoryReport {
+    /// Everything but the port index: the figure the byte budget is about.
+    pub fn core(&self) -> usize {
+        self.arena + self.index + self.fixed
+    }
+}
+
+/// Most time marks a class keeps; beyond, the two oldest are merged (conservatively: the
+/// merged group takes the later time, so its entries can only expire later).
+const MARKS_CAP: usize = 1024;
+
+/// Entries whose buckets [`VtwTable::expire`] touches ahead of unlinking them.
+const EXPIRE_BATCH: u64 = 16;
+
+#[derive(Clone, Copy, Debug)]
+struct Mark {
+    /// First ring position of the group.
+    pos: u64,
+    /// Time the group was opened (decides when a new group starts).
+    first_ms: u64,
+    /// Latest insertion time in the group (decides expiry).
+    last_ms: u64,
+}
+
+#[derive(Debug)]
+struct Ring {
+    base: u32,
+    cap: u32,
+    head: u64,
+    tail: u64,
+    live: u32,
+    marks: VecDeque<Mark>,
+}
+
+impl Ring {
+    #[inline]
+    fn slot_of(&self, pos: u64) -> u32 {
+        self.base + (pos % u64::from(self.cap)) as u32
+    }
+
+    /// Ring position of `slot`, which lies in this ring between tail and head.
+    fn pos_of(&self, slot: u32) -> u64 {
+        let cap = u64::from(self.cap);
+        let off = u64::from(slot - self.base);
+        self.tail + (off + cap - self.tail % cap) % cap
+    }
+
+    /// The mark whose group holds `pos`.
+    fn mark_of(&self, pos: u64) -> Option<&Mark> {
+        let i = self.marks.partition_point(|m| m.pos <= pos);
+        if i == 0 {
+            self.marks.front()
+        } else {
+            self.marks.get(i - 1)
+        }
+    }
+}
+
+const F_REUSE_ADDR: u8 = 1;
+const F_REUSE_PORT: u8 = 2;
+const F_V6ONLY: u8 = 4;
+const F_TS: u8 = 8;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+struct Ctx {
+    local: u16,
+    uid: u32,
+    flags: u8,
+    wscale: u8,
+}
+
+/// Interned contexts; id 0 is reserved (free slot).
+struct CtxTable {
+    slots: Vec<(Ctx, u32)>,
+    free: Vec<u16>,
+    map: HashMap<Ctx, u16, FixedState>,
+    cap: u16,
+    /// The context acquired last (a one-entry cache in front of `map`).
+    last: u16,
+}
+
+impl CtxTable {
+    fn new(cap: u16) -> Self {
+        let mut slots = Vec::with_capacity(usize::from(cap) + 1);
+        slots.push((Ctx::default(), 0));
+        CtxTable {
+            slots,
+            free: Vec::with_capacity(usize::from(cap)),
+            map: HashMap::with_capacity_and_hasher(usize::from(cap), FixedState::default()),
+            cap,
+            last: 0,
+        }
+    }
+
+    fn acquire(&mut self, c: Ctx) -> Option<u16> {
+        // Fast path: most consecutive inserts share a context (a server port).
+        if let Some(s) = self.slots.get_mut(usize::from(self.last))
+            && s.1 != 0
+            && s.0 == c
+        {
+            s.1 += 1;
+            return Some(self.last);
+        }
+        if let Some(&id) = self.map.get(&c) {
+            self.last = id;
+            self.slots[usize::from(id)].1 += 1;
+            return Some(id);
+        }
+        let id = if let Some(id) = self.free.pop() {
+            self.slots[usize::from(id)] = (c, 1);
+            id
+        } else if self.slots.len() <= usize::from(self.cap) {
+            self.slots.push((c, 1));
+            (self.slots.len() - 1) as u16
+        } else {
+            return None;
+        };
+        self.map.insert(c, id);
+        self.last = id;
+        Some(id)
+    }
+
+    fn release(&mut self, id: u16) {
+        let Some(s) = self.slots.get_mut(usize::from(id)) else {
+            return;
+        };
+        if id == 0 || s.1 == 0 {
+            return;
+        }
+        s.1 -= 1;
+        if s.1 == 0 {
+            let c = s.0;
+            self.map.remove(&c);
+            self.free.push(id);
+        }
+    }
+
+    #[inline]
+    fn get(&self, id: u16) -> Ctx {
+        self.slots
+            .get(usize::from(id))
+            .map(|s| s.0)
+            .unwrap_or_default()
+    }
+
+    fn bytes(&self) -> usize {
+        self.slots.capacity() * std::mem::size_of::<(Ctx, u32)>()
+            + self.free.capacity() * 2
+            + self.map.capacity() * (std::mem::size_of::<(Ctx, u16)>() + 1)
+    }
+}
+
+/// The VTW table of one address family. See the module docs.
+///
+/// Guarantees: no allocation per entry after construction (the port index excepted, see
+/// [`MemoryReport::port_index`]); an entry is never lost silently — it leaves only by
+/// [`remove`](Self::remove), expiry after at least 2×MSL of its class, a counted
+/// eviction of the oldest entry of a full class ring, or a decision of
+/// [`process_segment`](Self::process_segment)/[`try_reuse`](Self::try_reuse) that the
+/// caller sees; no method panics.
+pub struct VtwTable<A: VtwAddr> {
+    arena: Vec<Slot<A::Key>>,
+    index: TagIndex,
+    rings: [Ring; 3],
+    ctxs: CtxTable,
+    ports: BTreeMap<(u16, u16), u32>,
+    hasher: SeedableRandomState,
+    ts_hasher: SeedableRandomState,
+    granularity: u64,
+    tunables: Tunables,
+    policy: SegmentPolicy,
+    stats: VtwStats,
+    rl_second: u64,
+    rl_count: u32,
+    capacity: ClassCapacities,
+}
+
+impl<A: VtwAddr> std::fmt::Debug for VtwTable<A> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VtwTable")
+            .field("len", &self.len())
+            .field("capacity", &self.capacity)
+            .field("tunables", &self.tunables)
+            .finish_non_exhaustive()
+    }
+}
+
+fn seeded(seed: Option<u64>) -> SeedableRandomState {
+    match seed {
+        Some(s) => SeedableRandomState::with_seed(s, SharedSeed::global_fixed()),
+        None => SeedableRandomState::random(),
+    }
+}
+
+impl<A: VtwAddr> VtwTable<A> {
+    /// Builds a table, allocating everything up front (NetBSD `vtw_control_init`).
+    ///
+    /// Errors: [`VtwError::BadConfig`] for a zero total capacity, zero contexts or a zero
+    /// mark granularity; [`VtwError::CapacityTooLarge`] above 2^22 entries.
+    pub fn new(cfg: VtwConfig) -> Result<Self, VtwError> {
+        let total = cfg.capacity.total();
+        if total == 0 {
+            return Err(VtwError::BadConfig("total capacity is 0"));
+        }
+        if total > MAX_ENTRIES as u64 {
+            return Err(VtwError::CapacityTooLarge {
+                requested: total,
+                max: MAX_ENTRIES as u64,
+            });
+        }
+        if cfg.contexts == 0 || cfg.contexts == u16::MAX {
+            return Err(VtwError::BadConfig("contexts must be in 1..=65534"));
+        }
+        if cfg.mark_granularity_ms == 0 {
+            return Err(VtwError::BadConfig("mark granularity is 0 ms"));
+        }
+        let mut base = 0u32;
+        let rings = MslClass::ALL.map(|c| {
+            let cap = cfg.capacity.get(c);
+            let r = Ring {
+                base,
+                cap,
+                head: 0,
+                tail: 0,
+                live: 0,
+                marks: VecDeque::with_capacity(if cap == 0 { 0 } else { MARKS_CAP }),
+            };
+            base += cap;
+            r
+        });
+        Ok(VtwTable {
+            arena: vec![Slot::default(); total as usize],
+            index: TagIndex::new(total as usize),
+            rings,
+            ctxs: CtxTable::new(cfg.contexts),
+            ports: BTreeMap::new(),
+            hasher: seeded(cfg.hash_seed),
+            ts_hasher: seeded(cfg.ts_seed.or(cfg.hash_seed.map(|s| !s))),
+            granularity: cfg.mark_granularity_ms,
+            tunables: cfg.tunables,
+            policy: cfg.segment_policy,
+            stats: VtwStats::default(),
+            rl_second: u64::MAX,
+            rl_count: 0,
+            capacity: cfg.capacity,
+        })
+    }
+
+    #[inline]
+    fn hash(&self, k: A::Key, fport: u16, lport: u16, local: u16) -> u64 {
+        let mut h = self.hasher.build_hasher();
+        A::hash_tuple(k, fport, lport, local, &mut h);
+        h.finish()
+    }
+
+    #[inline]
+    fn hash_tuple(&self, t: &Tuple<A>) -> u64 {
+        self.hash(t.faddr.to_key(), t.fport, t.lport, t.local.0)
+    }
+
+    /// Our RFC 7323 §5.4 timestamp offset for `t`: a keyed hash of the 4-tuple, stable for
+    /// the table's lifetime, so TSval stays monotonic across incarnations of one 4-tuple
+    /// (what RFC 6191 relies on). The stack must use the same function for live
+    /// connections of this table.
+    pub fn ts_offset(&self, t: &Tuple<A>) -> u32 {
+        let mut h = self.ts_hasher.build_hasher();
+        A::hash_tuple(t.faddr.to_key(), t.fport, t.lport, t.local.0, &mut h);
+        (h.finish() >> 32) as u32
+    }
+
+    fn find(&mut self, t: &Tuple<A>, h: u64) -> Option<(Pos, u32)> {
+        let key = t.faddr.to_key();
+        let mut probe = Probe::default();
+        let arena = &self.arena;
+        let ctxs = &self.ctxs;
+        let r = self.index.find(h, &mut probe, |idx| {
+            let Some(s) = arena.get(idx as usize) else {
+                return false;
+            };
+            s.faddr == key
+                && s.fport == t.fport
+                && s.lport == t.lport
+                && s.ctx != 0
+                && ctxs.get(s.ctx).local == t.local.0
+        });
+        self.stats.lookups += 1;
+        self.stats.probes += u64::from(probe.buckets);
+        self.stats.losing += u64::from(probe.losing);
+        self.stats.max_probe = self.stats.max_probe.max(u64::from(probe.buckets));
+        if r.is_some() {
+            self.stats.hits += 1;
+        } else {
+            self.stats.misses += 1;
+        }
+        r
+    }
+
+    fn class_of_slot(&self, slot: u32) -> usize {
+        self.rings
+            .iter()
+            .position(|r| slot >= r.base && slot < r.base + r.cap)
+            .unwrap_or(2)
+    }
+
+    fn entry_at(&self, slot: u32, now: u64) -> VtwEntry<A> {
+        let s = self.arena[slot as usize];
+        let c = self.ctxs.get(s.ctx);
+        let ci = self.class_of_slot(slot);
+        let class = MslClass::ALL[ci];
+        let ring = &self.rings[ci];
+        let inserted = ring
+            .mark_of(ring.pos_of(slot))
+            .map(|m| m.last_ms)
+            .unwrap_or(now);
+        let tuple = Tuple {
+            local: LocalAddrId(c.local),
+            lport: s.lport,
+            faddr: A::from_key(s.faddr),
+            fport: s.fport,
+        };
+        VtwEntry {
+            class,
+            snd_nxt: s.snd_nxt,
+            rcv_nxt: s.rcv_nxt,
+            rcv_wnd: u32::from(s.wnd) << c.wscale,
+            rcv_wscale: c.wscale,
+            ts_recent: (c.flags & F_TS != 0).then_some(s.ts_recent),
+            ts_recent_age_ms: now.saturating_sub(inserted),
+            ts_offset: self.ts_offset(&tuple),
+            inserted_ms: inserted,
+            expires_ms: inserted.saturating_add(self.tunables.time_wait_ms(class)),
+            uid: c.uid,
+            reuse_addr: c.flags & F_REUSE_ADDR != 0,
+            reuse_port: c.flags & F_REUSE_PORT != 0,
+            v6only: c.flags & F_V6ONLY != 0,
+            tuple,
+        }
+    }
+
+    /// Unlinks the live entry in `slot` from the index, the port index and its context,
+    /// and frees the slot (the ring position stays until the tail passes it).
+    fn unlink(&mut self, slot: u32, pos: Option<Pos>) {
+        let s = self.arena[slot as usize];
+        if s.ctx == 0 {
+            return;
+        }
+        let local = self.ctxs.get(s.ctx).local;
+        let h = self.hash(s.faddr, s.fport, s.lport, local);
+        if let Some(p) = pos.or_else(|| self.index.find_idx(h, slot)) {
+            self.index.remove(h, p);
+        }
+        if let Some(n) = self.ports.get_mut(&(s.lport, s.ctx)) {
+            *n -= 1;
+            if *n == 0 {
+                self.ports.remove(&(s.lport, s.ctx));
+            }
+        }
+        self.ctxs.release(s.ctx);
+        self.arena[slot as usize].ctx = 0;
+        let ci = self.class_of_slot(slot);
+        self.rings[ci].live -= 1;
+    }
+
+    /// Frees the tail position of ring `ci`, evicting a live entry there (counted).
+    fn reclaim_tail(&mut self, ci: usize) {
+        let r = &self.rings[ci];
+        if r.tail == r.head {
+            return;
+        }
+        let slot = r.slot_of(r.tail);
+        if self.arena[slot as usize].ctx != 0 {
+            self.unlink(slot, None);
+            self.stats.evicted += 1;
+        }
+        let r = &mut self.rings[ci];
+        r.tail += 1;
+        while r.marks.len() >= 2 && r.marks[1].pos <= r.tail {
+            r.marks.pop_front();
+        }
+        if r.tail == r.head {
+            r.marks.clear();
+        }
+    }
+
+    /// Takes the next position at the head of ring `ci` (evicting the oldest if full) and
+    /// records its insertion time. Returns the slot.
+    fn push_head(&mut self, ci: usize, now: u64) -> u32 {
+        if self.rings[ci].head - self.rings[ci].tail >= u64::from(self.rings[ci].cap) {
+            self.reclaim_tail(ci);
+        }
+        let g = self.granularity;
+        let r = &mut self.rings[ci];
+        let pos = r.head;
+        r.head += 1;
+        r.live += 1;
+        match r.marks.back_mut() {
+            Some(b) if now < b.first_ms.saturating_add(g) => b.last_ms = b.last_ms.max(now),
+            back => {
+                let last = back.map_or(now, |b| b.last_ms.max(now));
+                if r.marks.len() >= MARKS_CAP
+                    && let Some(m0) = r.marks.pop_front()
+                    && let Some(m1) = r.marks.front_mut()
+                {
+                    m1.pos = m0.pos;
+                }
+                r.marks.push_back(Mark {
+                    pos,
+                    first_ms: now,
+                    last_ms: last,
+                });
+            }
+        }
+        r.slot_of(pos)
+    }
+
+    /// Reaps every entry whose 2×MSL has passed at `now` (NetBSD `vtw_age` for each class,
+    /// driven by `vtw_tick`). Returns how many live entries expired. O(expired + holes).
+    pub fn expire(&mut self, now: u64) -> usize {
+        let mut n = 0;
+        for ci in 0..3 {
+            let tw = self.tunables.time_wait_ms(MslClass::ALL[ci]);
+            loop {
+                let r = &self.rings[ci];
+                if r.tail == r.head {
+                    break;
+                }
+                let Some(m) = r.marks.front() else { break };
+                if m.last_ms.saturating_add(tw) > now {
+                    break;
+                }
+                let end = r.marks.get(1).map_or(r.head, |m| m.pos);
+                let (tail, cap, base) = (r.tail, r.cap, r.base);
+                // Work in batches: first touch the home bucket of every entry of the batch
+                // (independent loads the CPU overlaps), then unlink them. Without the
+                // touch pass each unlink waits for its own cache miss in turn.
+                let mut pos = tail;
+                while pos < end {
+                    let stop = end.min(pos + EXPIRE_BATCH);
+                    let mut touched = 0u8;
+                    for p in pos..stop {
+                        let s = self.arena[(base + (p % u64::from(cap)) as u32) as usize];
+                        if s.ctx != 0 {
+                            let local = self.ctxs.get(s.ctx).local;
+                            touched ^= self
+                                .index
+                                .touch(self.hash(s.faddr, s.fport, s.lport, local));
+                        }
+                    }
+                    std::hint::black_box(touched);
+                    for p in pos..stop {
+                        let slot = base + (p % u64::from(cap)) as u32;
+                        if self.arena[slot as usize].ctx != 0 {
+                            self.unlink(slot, None);
+                            n += 1;
+                        }
+                    }
+                    pos = stop;
+                }
+                let r = &mut self.rings[ci];
+                r.tail = end;
+                r.marks.pop_front();
+                if r.tail == r.head {
+                    r.marks.clear();
+                }
+            }
+        }
+        self.stats.expired += n as u64;
+        n
+    }
+
+    /// Inserts a connection entering TIME_WAIT (NetBSD `vtw_add`), after reaping what has
+    /// expired at `now`. `class` is the caller's MSLT class (turned into `Remote` when
+    /// `mslt.enable` is off). If the class ring is full its oldest entry is evicted
+    /// (counted in [`VtwStats::evicted`]); `Ok(true)` says an eviction happened.
+    ///
+    /// Errors, each leaving the table unchanged except for reaping and counters:
+    /// [`VtwError::Disabled`] (keep the full TIME_WAIT, as NetBSD does),
+    /// [`VtwError::Duplicate`], [`VtwError::BadWindowScale`], [`VtwError::NoCapacity`],
+    /// [`VtwError::ClassFull`] (only under [`Overflow::Refuse`]),
+    /// [`VtwError::ContextsExhausted`], [`VtwError::IndexFull`] (unreachable by sizing).
+    pub fn insert(
+        &mut self,
+        t: Tuple<A>,
+        class: MslClass,
+        info: TimeWaitInfo,
+        now: u64,
+    ) -> Result<bool, VtwError> {
+        self.expire(now);
+        if !self.tunables.vtw_enable {
+            self.stats.insert_disabled += 1;
+            return Err(VtwError::Disabled);
+        }
+        if info.rcv_wscale > 14 {
+            return Err(VtwError::BadWindowScale(info.rcv_wscale));
+        }
+        let class = self.tunables.effective_class(class);
+        let ci = class.index();
+        if self.rings[ci].cap == 0 {
+            self.stats.insert_no_room += 1;
+            return Err(VtwError::NoCapacity(class));
+        }
+        if self.tunables.overflow == Overflow::Refuse {
+            let r = &self.rings[ci];
+            if r.head - r.tail >= u64::from(r.cap)
+                && self.arena[r.slot_of(r.tail) as usize].ctx != 0
+            {
+                self.stats.insert_class_full += 1;
+                return Err(VtwError::ClassFull(class));
+            }
+        }
+        let h = self.hash_tuple(&t);
+        // Start the two cache misses of this insert together: the new tuple's home bucket
+        // and, if the ring is full, the home bucket of the entry about to be evicted.
+        let mut touched = self.index.touch(h);
+        let r = &self.rings[ci];
+        if r.head - r.tail >= u64::from(r.cap) {
+            let s = self.arena[r.slot_of(r.tail) as usize];
+            if s.ctx != 0 {
+                let local = self.ctxs.get(s.ctx).local;
+                touched ^= self
+                    .index
+                    .touch(self.hash(s.faddr, s.fport, s.lport, local));
+            }
+        }
+        std::hint::black_box(touched);
+        if self.find(&t, h).is_some() {
+            self.stats.insert_duplicate += 1;
+            return Err(VtwError::Duplicate);
+        }
+        let flags = if info.reuse_addr { F_REUSE_ADDR } else { 0 }
+            | if info.reuse_port { F_REUSE_PORT } else { 0 }
+            | if info.v6only { F_V6ONLY } else { 0 }
+            | if info.ts_recent.is_some() { F_TS } else { 0 };
+        let Some(ctx) = self.ctxs.acquire(Ctx {
+            local: t.local.0,
+            uid: info.uid,
+            flags,
+            wscale: info.rcv_wscale,
+        }) else {
+            self.stats.insert_no_context += 1;
+            return Err(VtwError::ContextsExhausted(self.ctxs.cap));
+        };
+        let evicted_before = self.stats.evicted;
+        let slot = self.push_head(ci, now);
+        if self.index.insert(h, slot).is_none() {
+            // Unreachable with the sizing rule; undo the head push and report.
+            let r = &mut self.rings[ci];
+            r.head -= 1;
+            r.live -= 1;
+            self.ctxs.release(ctx);
+            return Err(VtwError::IndexFull);
+        }
+        self.arena[slot as usize] = Slot {
+            faddr: t.faddr.to_key(),
+            fport: t.fport,
+            lport: t.lport,
+            ctx,
+            wnd: (info.rcv_wnd >> info.rcv_wscale).min(u32::from(u16::MAX)) as u16,
+            snd_nxt: info.snd_nxt,
+            rcv_nxt: info.rcv_nxt,
+            ts_recent: info.ts_recent.unwrap_or(0),
+        };
+        *self.ports.entry((t.lport, ctx)).or_insert(0) += 1;
+        self.stats.inserts += 1;
+        Ok(self.stats.evicted != evicted_before)
+    }
+
+    /// Looks up the entry for `t` after reaping at `now` (NetBSD `vtw_lookup_hash_v4/v6`,
+    /// reached from `in_pcblookup_connect`). An entry past its 2×MSL is never returned.
+    pub fn lookup(&mut self, t: &Tuple<A>, now: u64) -> Option<VtwEntry<A>> {
+        self.expire(now);
+        let h = self.hash_tuple(t);
+        self.find(t, h).map(|(_, slot)| self.entry_at(slot, now))
+    }
+
+    /// Is `t` in TIME_WAIT? The RFC 6056 `check_suitable_port` / `in_pcbconnect` query.
+    pub fn contains(&mut self, t: &Tuple<A>, now: u64) -> bool {
+        self.expire(now);
+        let h = self.hash_tuple(t);
+        self.find(t, h).is_some()
+    }
+
+    /// Deletes the entry for `t` (NetBSD `vtw_del`), returning it, or `None` if absent.
+    pub fn remove(&mut self, t: &Tuple<A>, now: u64) -> Option<VtwEntry<A>> {
+        self.expire(now);
+        let h = self.hash_tuple(t);
+        let (pos, slot) = self.find(t, h)?;
+        let e = self.entry_at(slot, now);
+        self.unlink(slot, Some(pos));
+        self.stats.deletes += 1;
+        Some(e)
+    }
+
+    /// Moves the entry at `slot` (index position `pos`) to the head of its ring: a new
+    /// 2×MSL (NetBSD `vtw_restart`, which reallocates and deletes the old record).
+    fn restart(&mut self, slot: u32, pos: Pos, ts_recent: Option<u32>, now: u64) -> u32 {
+        let mut s = self.arena[slot as usize];
+        if let Some(ts) = ts_recent {
+            s.ts_recent = ts;
+        }
+        let ci = self.class_of_slot(slot);
+        // Free the old slot but keep its context and port counts: the entry lives on.
+        self.arena[slot as usize].ctx = 0;
+        self.rings[ci].live -= 1;
+        let new_slot = self.push_head(ci, now);
+        self.arena[new_slot as usize] = s;
+        self.index.repoint(pos, new_slot);
+        self.stats.restarts += 1;
+        new_slot
+    }
+
+    fn allow_ack(&mut self, now: u64) -> bool {
+        let sec = now / 1000;
+        if sec != self.rl_second {
+            self.rl_second = sec;
+            self.rl_count = 0;
+        }
+        if self.rl_count < self.tunables.ack_ratelimit_pps {
+            self.rl_count += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Handles a segment for `t` (NetBSD `tcp_vtw_input`): looks the entry up, runs
+    /// [`segment::decide`] with the table's policy and applies the result — restart (with
+    /// the TS.Recent update), delete on [`Action::Kill`]/[`Action::Reopen`], and the
+    /// per-table ACK rate limit, which turns a suppressed [`Action::Ack`] or
+    /// [`Action::ChallengeAck`] into [`Action::Drop`]. Returns `None` if `t` is not in
+    /// TIME_WAIT, else the action and the entry (as it is after the action, or as it was
+    /// if deleted) to build the reply from.
+    pub fn process_segment(
+        &mut self,
+        t: &Tuple<A>,
+        seg: &Segment,
+        now: u64,
+    ) -> Option<(Action, VtwEntry<A>)> {
+        self.expire(now);
+        let h = self.hash_tuple(t);
+        let (pos, slot) = self.find(t, h)?;
+        let e = self.entry_at(slot, now);
+        let st = TwState {
+            snd_nxt: e.snd_nxt,
+            rcv_nxt: e.rcv_nxt,
+            rcv_wnd: e.rcv_wnd,
+            ts_recent: e.ts_recent,
+        };
+        self.stats.segments += 1;
+        let mut act = segment::decide(&st, seg, &self.policy);
+        let out = match act {
+            Action::Drop => {
+                self.stats.seg_drops += 1;
+                e
+            }
+            Action::Ack | Action::ChallengeAck => {
+                if self.allow_ack(now) {
+                    if act == Action::Ack {
+                        self.stats.seg_acks += 1;
+                    } else {
+                        self.stats.seg_challenge_acks += 1;
+                    }
+                } else {
+                    self.stats.seg_acks_ratelimited += 1;
+                    act = Action::Drop;
+                }
+                e
+            }
+            Action::AckAndRestart { ts_recent } | Action::Restart { ts_recent } => {
+                if matches!(act, Action::AckAndRestart { .. }) {
+                    self.stats.seg_acks += 1;
+                }
+                let ns = self.restart(slot, pos, ts_recent, now);
+                self.entry_at(ns, now)
+            }
+            Action::Kill => {
+                self.unlink(slot, Some(pos));
+                self.stats.rst_kills += 1;
+                e
+            }
+            Action::Reopen { .. } => {
+                self.unlink(slot, Some(pos));
+                self.stats.reopens += 1;
+                e
+            }
+        };
+        Some((act, out))
+    }
+
+    /// Linux `tcp_twsk_unique`: may an outgoing connect take over `t`, which is in
+    /// TIME_WAIT? Yes only if the old connection used timestamps, `mode` allows the entry's
+    /// class, and the entry was (re)inserted at least `delay_ms` ago (Linux
+    /// `tcp_tw_reuse_delay`, default 1,000). On yes the entry is removed and the caller gets
+    /// the ISS floor and TS.Recent to continue from; on no the tuple stays busy.
+    pub fn try_reuse(
+        &mut self,
+        t: &Tuple<A>,
+        mode: TwReuse,
+        delay_ms: u64,
+        now: u64,
+    ) -> Option<Reused> {
+        self.expire(now);
+        let h = self.hash_tuple(t);
+        let (pos, slot) = self.find(t, h)?;
+        let e = self.entry_at(slot, now);
+        let allowed = match mode {
+            TwReuse::Off => false,
+            TwReuse::Global => true,
+            TwReuse::LoopbackOnly => e.class == MslClass::Loopback,
+        };
+        let ts = e.ts_recent?;
+        if !allowed || now.saturating_sub(e.inserted_ms) < delay_ms {
+            return None;
+        }
+        self.unlink(slot, Some(pos));
+        self.stats.tw_reuses += 1;
+        Some(Reused {
+            iss_floor: segment::iss_floor(e.snd_nxt),
+            ts_recent: ts,
+        })
+    }
+
+    /// Calls `f` for each group of live entries on local port `lport`, restricted to
+    /// local address `local` if given (NetBSD `init_ports4`/`next_port4`, used by
+    /// `in_pcblookup_port` for bind and ephemeral port checks). The iteration state is
+    /// local to the call (NetBSD keeps one static iterator per family).
+    pub fn for_each_port_user(
+        &mut self,
+        lport: u16,
+        local: Option<LocalAddrId>,
+        now: u64,
+        mut f: impl FnMut(PortUser),
+    ) {
+        self.expire(now);
+        self.stats.port_queries += 1;
+        for (&(_, ctx), &count) in self.ports.range((lport, 0)..=(lport, u16::MAX)) {
+            let c = self.ctxs.get(ctx);
+            if local.is_some_and(|l| l.0 != c.local) {
+                continue;
+            }
+            f(PortUser {
+                local: LocalAddrId(c.local),
+                uid: c.uid,
+                reuse_addr: c.flags & F_REUSE_ADDR != 0,
+                reuse_port: c.flags & F_REUSE_PORT != 0,
+                v6only: c.flags & F_V6ONLY != 0,
+                count,
+            });
+        }
+    }
+
+    /// Does any live entry use local port `lport` (on `local`, if given)?
+    pub fn port_in_use(&mut self, lport: u16, local: Option<LocalAddrId>, now: u64) -> bool {
+        let mut any = false;
+        self.for_each_port_user(lport, local, now, |_| any = true);
+        any
+    }
+
+    /// Deletes every entry (NetBSD has no equivalent; a stack or zone teardown). O(capacity).
+    pub fn clear(&mut self) {
+        let live: u64 = self.rings.iter().map(|r| u64::from(r.live)).sum();
+        for s in &mut self.arena {
+            s.ctx = 0;
+        }
+        self.index.clear();
+        self.ports.clear();
+        let cap = self.ctxs.cap;
+        self.ctxs = CtxTable::new(cap);
+        for r in &mut self.rings {
+            r.tail = r.head;
+            r.live = 0;
+            r.marks.clear();
+        }
+        self.stats.deletes += live;
+    }
+
+    /// Live entries.
+    pub fn len(&self) -> usize {
+        self.rings.iter().map(|r| r.live as usize).sum()
+    }
+
+    /// No live entries.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Live entries of `class`.
+    pub fn class_len(&self, class: MslClass) -> usize {
+        self.rings[class.index()].live as usize
+    }
+
+    /// The per-class capacities.
+    pub fn capacity(&self) -> ClassCapacities {
+        self.capacity
+    }
+
+    /// Event counters.
+    pub fn stats(&self) -> &VtwStats {
+        &self.stats
+    }
+
+    /// Current tunables.
+    pub fn tunables(&self) -> &Tunables {
+        &self.tunables
+    }
+
+    /// Mutable tunables; changes apply at once, including to entries already present.
+    pub fn tunables_mut(&mut self) -> &mut Tunables {
+        &mut self.tunables
+    }
+
+    /// The segment policy.
+    pub fn segment_policy(&self) -> &SegmentPolicy {
+        &self.policy
+    }
+
+    /// Replaces the segment policy.
+    pub fn set_segment_policy(&mut self, p: SegmentPolicy) {
+        self.policy = p;
+    }
+
+    /// Reads a sysctl by NetBSD name (see [`Tunables::sysctl_get`]).
+    pub fn sysctl_get(&self, name: &str) -> Result<u64, VtwError> {
+        self.tunables
+            .sysctl_get(A::SYSCTL_AF, self.capacity.total(), name)
+    }
+
+    /// Sets a sysctl by NetBSD name (see [`Tunables::sysctl_set`]).
+    pub fn sysctl_set(&mut self, name: &str, value: u64) -> Result<(), VtwError> {
+        self.tunables.sysctl_set(A::SYSCTL_AF, name, value)
+    }
+
+    /// Heap bytes by part; `port_index` is an estimate (B-tree nodes hold 11 pairs of
+    /// 4 + 4 bytes plus ~16 bytes of header; counted at 2/3 occupancy).
+    pub fn memory(&self) -> MemoryReport {
+        MemoryReport {
+            arena: self.arena.capacity() * std::mem::size_of::<Slot<A::Key>>(),
+            index: self.index.heap_bytes(),
+            fixed: self
+                .rings
+                .iter()
+                .map(|r| r.marks.capacity() * std::mem::size_of::<Mark>())
+                .sum::<usize>()
+                + self.ctxs.bytes(),
+            port_index: self.ports.len() * 8 * 3 / 2 + self.ports.len() / 7 * 16,
+        }
+    }
+
+    /// Size of one arena slot in bytes (24 for IPv4, 36 for IPv6).
+    pub fn slot_size() -> usize {
+        std::mem::size_of::<Slot<A::Key>>()
+    }
+}
