@@ -173,6 +173,18 @@ impl std::fmt::Debug for Ifnet {
 pub trait RouteHook: Send + Sync {
     /// Deletes the routes whose interface is `index`.
     fn delete_routes_through(&self, index: IfIndex);
+
+    /// An address was added and is visible to lookups (`in_ifinit` / `in6_update_ifa`
+    /// adding the local and connected routes). Called after the table's writer lock
+    /// was released; the default does nothing.
+    fn addr_added(&self, _ifa: &Arc<IfAddr>) {}
+
+    /// An address was removed by [`IfTable::remove_addr`] or [`IfTable::expire`]
+    /// (`in_scrubaddr` / `in6_purgeaddr` deleting its routes). Called after the
+    /// address's references were drained and the writer lock released; not called for
+    /// the addresses a detach purges (those routes go with
+    /// [`delete_routes_through`](Self::delete_routes_through)). The default does nothing.
+    fn addr_removed(&self, _ifa: &Arc<IfAddr>) {}
 }
 
 impl<F: Fn(IfIndex) + Send + Sync> RouteHook for F {
@@ -384,6 +396,10 @@ impl IfTable {
     /// Registers the route layer's detach hook (replacing any previous one).
     pub fn set_route_hook(&self, hook: Arc<dyn RouteHook>) {
         *self.hook.lock().unwrap_or_else(|e| e.into_inner()) = Some(hook);
+    }
+
+    fn route_hook(&self) -> Option<Arc<dyn RouteHook>> {
+        self.hook.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     /// A new subscriber to interface and address events, with a queue of `capacity`.
@@ -662,8 +678,7 @@ impl IfTable {
         batch.finish();
         self.free_addr_ids(&purged);
         // 3. Routes through it.
-        let hook = self.hook.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        if let Some(h) = hook {
+        if let Some(h) = self.route_hook() {
             h.delete_routes_through(index);
         }
         // 4. Unlink.
@@ -997,6 +1012,9 @@ impl IfTable {
         drop(w);
         batch.extend(stale);
         batch.finish();
+        if let Some(h) = self.route_hook() {
+            h.addr_added(&a);
+        }
         Ok(a.addr)
     }
 
@@ -1022,6 +1040,7 @@ impl IfTable {
                 index: index.get(),
             })?;
         let mut batch = Batch::new(&self.domain);
+        let removed = w.addrs.get(&id).cloned();
         if let Some(r) = self.unlink_addr(&mut w, id) {
             batch.push(r);
         }
@@ -1029,6 +1048,9 @@ impl IfTable {
         drop(w);
         batch.finish();
         self.free_addr_ids(&[id]);
+        if let (Some(h), Some(a)) = (self.route_hook(), removed) {
+            h.addr_removed(&a);
+        }
         Ok(())
     }
 
@@ -1117,6 +1139,7 @@ impl IfTable {
         let mut report = ExpireReport::default();
         let mut batch = Batch::new(&self.domain);
         let mut ids = Vec::new();
+        let mut gone = Vec::new();
         let mut w = self.lock();
         let all: Vec<Arc<IfAddr>> = w.addrs.values().cloned().collect();
         for a in all {
@@ -1124,6 +1147,7 @@ impl IfTable {
                 if let Some(r) = self.unlink_addr(&mut w, a.id) {
                     batch.push(r);
                     ids.push(a.id);
+                    gone.push(Arc::clone(&a));
                     report.removed.push((a.ifindex, a.addr));
                 }
             } else if a.preferred_remaining(now) == Some(std::time::Duration::ZERO)
@@ -1139,6 +1163,11 @@ impl IfTable {
         drop(w);
         batch.finish();
         self.free_addr_ids(&ids);
+        if let Some(h) = self.route_hook() {
+            for a in &gone {
+                h.addr_removed(a);
+            }
+        }
         report.removed.sort();
         report.deprecated.sort();
         report
