@@ -17,8 +17,10 @@
 //! forwarder that saw a destroyed object; must be 0), TIME_WAIT entries and their bytes
 //! against full protocol control blocks.
 
+use ipnet::{IpNet, Ipv4Net};
 use netroute::ifnet::{AddrSpec, IfConfig, IfFlags, IfTable};
 use netroute::route::fib::{FibOp, NextHop, SharedFib};
+use netroute::route::{RouteCache, RouteKey, RouteSpec, RouteTables};
 use netroute::synth::{self, SplitMix64, Update};
 use netroute::timewait::{
     ClassCapacities, LocalAddrId, MonotonicClock, MslClass, TimeWaitInfo, Tuple, Vtw, VtwConfig,
@@ -94,6 +96,10 @@ struct Report {
     lookups: u64,
     lookups_per_sec: f64,
     fib_updates_applied: u64,
+    routes: usize,
+    route_cache_lookups: u64,
+    route_cache_hit_rate: f64,
+    route_changes: u64,
     fib_publish_p50_us: f64,
     fib_publish_p99_us: f64,
     next_hop_replacements: u64,
@@ -138,7 +144,7 @@ pub(crate) fn run(args: &Args) -> Result<(), String> {
     let domain = Arc::new(Domain::new());
 
     // Interfaces.
-    let ifs = IfTable::new(domain.clone());
+    let ifs = Arc::new(IfTable::new(domain.clone()));
     let e = |e: netroute::ifnet::IfError| e.to_string();
     let lo0 = ifs
         .attach(IfConfig::new("lo0").flags(IfFlags::UP | IfFlags::LOOPBACK))
@@ -193,6 +199,23 @@ pub(crate) fn run(args: &Args) -> Result<(), String> {
         .map(|i| Slot::new(next_hop_obj(i, 0), &domain))
         .collect();
     let updates4 = synth::updates(&v4, args.seed, 400_000);
+    progress(
+        args.json,
+        "loading the IPv4 table into the routing table (rtentries)",
+    );
+    let rt = RouteTables::new(ifs.clone());
+    let gw = Ipv4Addr::new(192, 0, 2, 254);
+    let specs: Vec<RouteSpec> = v4
+        .iter()
+        .map(|n| RouteSpec::new(IpNet::V4(*n)).via(gw))
+        .collect();
+    let refused = rt.add_many(&specs).iter().filter(|r| r.is_err()).count();
+    if refused != 0 {
+        return Err(format!(
+            "{refused} routes of the synthetic table were refused"
+        ));
+    }
+    report.routes = rt.v4().len();
 
     // Flows: addresses inside table prefixes; half of the traffic goes to 1 % of them.
     let mut rng = SplitMix64::new(args.seed ^ 0xF10F);
@@ -229,6 +252,8 @@ pub(crate) fn run(args: &Args) -> Result<(), String> {
     )
     .map_err(|e| e.to_string())?;
     let tw_inserted = AtomicU64::new(0);
+    let cache_lookups = AtomicU64::new(0);
+    let cache_hits = AtomicU64::new(0);
     progress(
         args.json,
         &format!(
@@ -280,6 +305,42 @@ pub(crate) fn run(args: &Args) -> Result<(), String> {
                     n += (batch4.len() + batch6.len()) as u64;
                 }
                 lookups.fetch_add(n, Ordering::Relaxed);
+                stale.fetch_add(bad, Ordering::Relaxed);
+            });
+        }
+        // Sockets: each flow keeps its own route cache (`struct route` in a PCB) and
+        // revalidates it on every packet; any route change invalidates all of them.
+        {
+            let (rt, flows4, stop, stale) = (&rt, &flows4, &stop, &stale);
+            let (cache_lookups, cache_hits) = (&cache_lookups, &cache_hits);
+            s.spawn(move || {
+                let mut caches: Vec<RouteCache> = (0..1024).map(|_| RouteCache::new()).collect();
+                let mut rng = SplitMix64::new(99);
+                let (mut n, mut hits, mut bad) = (0u64, 0u64, 0u64);
+                while !stop.load(Ordering::Relaxed) {
+                    for _ in 0..256 {
+                        let r = rng.next_u64();
+                        // Skewed: half the packets belong to 32 busy flows.
+                        let f = if r & 1 == 0 {
+                            (r >> 1) % 32
+                        } else {
+                            (r >> 1) % 1024
+                        } as usize;
+                        let dst = Ipv4Addr::from(flows4[f]);
+                        let (route, hit) = caches[f].lookup(rt, dst);
+                        if let Some(route) = route {
+                            bad += u64::from(
+                                !route.is_intact()
+                                    || !route.dst().contains(&std::net::IpAddr::V4(dst)),
+                            );
+                            black_box(route.next_hop(std::net::IpAddr::V4(dst)));
+                        }
+                        hits += u64::from(hit);
+                        n += 1;
+                    }
+                }
+                cache_lookups.fetch_add(n, Ordering::Relaxed);
+                cache_hits.fetch_add(hits, Ordering::Relaxed);
                 stale.fetch_add(bad, Ordering::Relaxed);
             });
         }
@@ -371,6 +432,19 @@ pub(crate) fn run(args: &Args) -> Result<(), String> {
             }
             report.next_hop_replacements += b.len() as u64;
             b.finish();
+            // A host route comes and goes every few milliseconds (a redirect, a VPN
+            // peer): each add and delete bumps the generation every cache checks.
+            let host = IpNet::V4(
+                Ipv4Net::new(Ipv4Addr::new(203, 0, 113, (version % 250) as u8 + 1), 32)
+                    .expect("valid"),
+            );
+            if version.is_multiple_of(32) {
+                if rt.add(&RouteSpec::new(host).via(gw)).is_ok() {
+                    report.route_changes += 1;
+                }
+            } else if version % 32 == 16 && rt.delete(&RouteKey::new(host).host()).is_ok() {
+                report.route_changes += 1;
+            }
             if !detached && start.elapsed() > run_for / 2 {
                 ifs.detach(eth1).map_err(e)?;
                 let again = ifs.attach(eth1_cfg()).map_err(e)?;
@@ -397,6 +471,9 @@ pub(crate) fn run(args: &Args) -> Result<(), String> {
     report.lookups = lookups.load(Ordering::Relaxed);
     report.lookups_per_sec = report.lookups as f64 / report.seconds;
     report.stale_uses = stale.load(Ordering::Relaxed);
+    report.route_cache_lookups = cache_lookups.load(Ordering::Relaxed);
+    report.route_cache_hit_rate =
+        cache_hits.load(Ordering::Relaxed) as f64 / report.route_cache_lookups.max(1) as f64;
     report.timewait_inserted = tw_inserted.load(Ordering::Relaxed);
     let (live, mem) = vtw.with_table::<Ipv4Addr, _>(|t, _| (t.len(), t.memory().core()));
     report.timewait_live = live;
@@ -449,6 +526,13 @@ fn print_report(r: &Report) {
     println!(
         "  writers         {} next-hop objects replaced, {} interface detach/re-attach",
         r.next_hop_replacements, r.interface_detaches
+    );
+    println!(
+        "  route caches    {} routes (rtentries); {} cached lookups by 1,024 flows, {:.1} % hits, {} route changes",
+        r.routes,
+        r.route_cache_lookups,
+        r.route_cache_hit_rate * 100.0,
+        r.route_changes
     );
     println!("  stale uses      {}", r.stale_uses);
     println!(

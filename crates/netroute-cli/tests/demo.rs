@@ -35,6 +35,13 @@ fn demo_json_report_is_complete_and_safe() {
     assert!(v["lookups"].as_u64().unwrap() > 0);
     assert!(v["fib_updates_applied"].as_u64().unwrap() > 0);
     assert!(v["timewait_live"].as_u64().unwrap() > 0);
+    assert!(
+        v["routes"].as_u64().unwrap() >= p4,
+        "every table prefix is an rtentry"
+    );
+    assert!(v["route_cache_lookups"].as_u64().unwrap() > 0);
+    let rate = v["route_cache_hit_rate"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&rate));
 }
 
 #[test]
