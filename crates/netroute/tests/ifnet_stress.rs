@@ -28,18 +28,8 @@ use netroute::psref::Domain;
 const MAX_IF: u32 = 16;
 const DETACH_BOUND: Duration = Duration::from_secs(3);
 
-struct Xorshift(u64);
-impl Xorshift {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
+/// The library's deterministic generator (`synth::SplitMix64`).
+type Rng = netroute::synth::SplitMix64;
 
 /// Everything about interface number `n` is derived from `n`, so a reader can check
 /// that the object it holds is consistent (a torn or recycled object would not be).
@@ -110,7 +100,7 @@ fn ifnet_stress() {
             let (table, stop, highest_n, lookups, hits, fault) =
                 (&table, &stop, &highest_n, &lookups, &hits, &fault);
             s.spawn(move || {
-                let mut rng = Xorshift(0x9E37_79B9_7F4A_7C15 ^ (r + 1));
+                let mut rng = Rng::new(0x9E37_79B9_7F4A_7C15 ^ (r + 1));
                 // Per index: highest attach id seen, and the attach ids known dead.
                 let mut seen: HashMap<u32, u64> = HashMap::new();
                 let mut dead_floor: HashMap<u32, u64> = HashMap::new();
@@ -270,7 +260,7 @@ fn ifnet_stress() {
         });
 
         // The writer.
-        let mut rng = Xorshift(0xD1B5_4A32_D192_ED03);
+        let mut rng = Rng::new(0xD1B5_4A32_D192_ED03);
         let mut live: Vec<(IfIndex, u32)> = Vec::new();
         let mut addrs: Vec<(IfIndex, IfaAddr)> = Vec::new();
         let mut next_n = 1u32;

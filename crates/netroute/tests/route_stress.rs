@@ -25,21 +25,11 @@ use netroute::route::{RouteCache, RouteEvent, RouteKey, RouteNotice, RouteSpec, 
 const MAX_IDS: usize = 1 << 20;
 const BOUND: Duration = Duration::from_secs(3);
 
-struct Xorshift(u64);
-impl Xorshift {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
+/// The library's deterministic generator (`synth::SplitMix64`).
+type Rng = netroute::synth::SplitMix64;
 
-fn dst_of(r: &mut Xorshift) -> IfaAddr {
-    let x = r.next();
+fn dst_of(r: &mut Rng) -> IfaAddr {
+    let x = r.next_u64();
     if x & 1 == 0 {
         IfaAddr::V4(Ipv4Addr::from(0x0a00_0000 | (x as u32 >> 8 & 0x3_ffff)))
     } else {
@@ -50,8 +40,8 @@ fn dst_of(r: &mut Xorshift) -> IfaAddr {
     }
 }
 
-fn prefix_of(r: &mut Xorshift) -> ipnet::IpNet {
-    let x = r.next();
+fn prefix_of(r: &mut Rng) -> ipnet::IpNet {
+    let x = r.next_u64();
     let lens4 = [8u8, 12, 16, 20, 24];
     let lens6 = [40u8, 44, 48, 52, 56];
     let i = (x >> 8) as usize % 5;
@@ -124,7 +114,7 @@ fn forwarders_never_use_a_deleted_route() {
             let (rt, seq, deleted, stop) = (&rt, &seq, &deleted, &stop);
             let (stale, torn, found, hits) = (&stale, &torn, &found, &hits);
             s.spawn(move || {
-                let mut r = Xorshift(0x9E37_79B9_7F4A_7C15 ^ (t + 1));
+                let mut r = Rng::new(0x9E37_79B9_7F4A_7C15 ^ (t + 1));
                 let mut cache = RouteCache::new();
                 let mut d = dst_of(&mut r);
                 while !stop.load(Ordering::Relaxed) {
@@ -178,7 +168,7 @@ fn forwarders_never_use_a_deleted_route() {
         }
 
         // The writer.
-        let mut r = Xorshift(0x1234_5678_9ABC_DEF1);
+        let mut r = Rng::new(0x1234_5678_9ABC_DEF1);
         let started = Instant::now();
         let mut slowest = Duration::ZERO;
         let mut ops = 0u64;
