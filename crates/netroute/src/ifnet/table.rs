@@ -295,6 +295,23 @@ struct Writer {
     index: AddrIndex,
 }
 
+impl Writer {
+    /// The live address `addr` on interface `index` (writer side).
+    fn addr_on(&self, index: IfIndex, addr: IfaAddr) -> Result<&Arc<IfAddr>, IfError> {
+        self.index
+            .by_addr
+            .get(&addr)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| self.addrs.get(id))
+            .find(|a| a.ifindex == index)
+            .ok_or(IfError::NoSuchAddress {
+                addr,
+                index: index.get(),
+            })
+    }
+}
+
 /// What [`IfTable::expire`] did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ExpireReport {
@@ -1068,18 +1085,7 @@ impl IfTable {
     ) -> Result<In6Flags, IfError> {
         let addr = addr.into();
         let w = self.lock();
-        let a = w
-            .index
-            .by_addr
-            .get(&addr)
-            .into_iter()
-            .flatten()
-            .filter_map(|id| w.addrs.get(id))
-            .find(|a| a.ifindex == index)
-            .ok_or(IfError::NoSuchAddress {
-                addr,
-                index: index.get(),
-            })?;
+        let a = w.addr_on(index, addr)?;
         if a.family() != Family::Inet6 {
             return Err(IfError::Ipv6Only {
                 addr: a.ip(),
@@ -1106,18 +1112,7 @@ impl IfTable {
             return Err(IfError::BadLifetime);
         }
         let w = self.lock();
-        let a = w
-            .index
-            .by_addr
-            .get(&addr)
-            .into_iter()
-            .flatten()
-            .filter_map(|id| w.addrs.get(id))
-            .find(|a| a.ifindex == index)
-            .ok_or(IfError::NoSuchAddress {
-                addr,
-                index: index.get(),
-            })?;
+        let a = w.addr_on(index, addr)?;
         if a.family() == Family::Inet && lifetime != super::Lifetime::INFINITE {
             return Err(IfError::Ipv6Only {
                 addr: a.ip(),
