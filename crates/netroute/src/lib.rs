@@ -9,12 +9,13 @@
 //! The synchronization primitives live in the [`psref`] crate, re-exported here; it is the
 //! only crate of the workspace with `unsafe` concurrency code.
 //!
-//! Everything hangs off one explicit context value (the `Stack`, to come with the
-//! routing table); there are no globals, so two stacks in one process never see each
-//! other.
+//! Everything hangs off one explicit context value, [`Stack`], which owns the interface
+//! table, both route tables, both TIME_WAIT tables, the clock and the tunables; there are
+//! no globals, so two stacks in one process never see each other.
 #![deny(unsafe_code)]
 
 pub mod addr;
+pub mod clock;
 pub mod ifnet;
 pub mod synth;
 pub mod timewait;
@@ -22,3 +23,6 @@ pub mod timewait;
 pub use psref;
 
 pub mod route;
+pub mod stack;
+
+pub use stack::{Stack, StackConfig, StackError};

@@ -77,6 +77,10 @@ pub enum Event {
         /// Its prefix length.
         prefix_len: u8,
     },
+    /// `RTM_ADD`/`RTM_DELETE`/`RTM_CHANGE`/`RTM_MISS` from the route tables built on this
+    /// interface table, in one sequence with the interface and address messages — the
+    /// stack's routing socket.
+    Route(crate::route::RouteEvent),
 }
 
 /// What a subscriber receives.

@@ -88,7 +88,6 @@
 //! ```
 #![forbid(unsafe_code)]
 
-mod clock;
 mod error;
 mod event;
 mod flags;
@@ -101,7 +100,7 @@ mod table;
 #[cfg(test)]
 mod tests;
 
-pub use clock::{Clock, FakeClock, SystemClock};
+pub use crate::clock::{Clock, FakeClock, SystemClock};
 pub use error::IfError;
 pub use event::{Announce, Event, EventBus, Notice, Subscription};
 pub use flags::{IfFlags, In6Flags};

@@ -448,6 +448,17 @@ impl RouteTables {
         t
     }
 
+    /// Publishes `e` on the route bus and, when anyone listens there, on the interface
+    /// table's bus (the stack's routing socket), so a `Stack` subscriber sees route and
+    /// interface messages in one order.
+    fn emit(&self, e: RouteEvent) {
+        let bus = self.ifs.events();
+        if bus.subscribers() > 0 {
+            bus.publish(crate::ifnet::Event::Route(e.clone()));
+        }
+        self.events.publish(e);
+    }
+
     /// The domain whose read sections protect routes and interfaces.
     pub fn domain(&self) -> &Arc<Domain> {
         &self.domain
@@ -564,7 +575,7 @@ impl RouteTables {
         self.unreach
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         if report {
-            self.events.publish(RouteEvent::Miss { dst });
+            self.emit(RouteEvent::Miss { dst });
         }
     }
 
@@ -715,7 +726,7 @@ impl RouteTables {
         let info = self.add_locked(t, &mut rib, spec, &mut changes)?;
         let old = self.publish_fib(t, &changes);
         drop(rib);
-        self.events.publish(RouteEvent::Add(info.clone()));
+        self.emit(RouteEvent::Add(info.clone()));
         drop(old);
         Ok(info)
     }
@@ -792,7 +803,7 @@ impl RouteTables {
         let old = self.publish_fib(t, &changes);
         drop(rib);
         for a in added {
-            self.events.publish(RouteEvent::Add(a));
+            self.emit(RouteEvent::Add(a));
         }
         drop(old);
     }
@@ -1144,7 +1155,7 @@ impl RouteTables {
         // Phase 4: the indices may be reused.
         t.lock().free.extend(gone);
         for i in &infos {
-            self.events.publish(RouteEvent::Delete(i.clone()));
+            self.emit(RouteEvent::Delete(i.clone()));
         }
         infos
     }
@@ -1237,7 +1248,7 @@ impl RouteTables {
         });
         self.invalidate();
         drop(rib);
-        self.events.publish(RouteEvent::Change(info.clone()));
+        self.emit(RouteEvent::Change(info.clone()));
         let mut batch = Batch::new(&self.domain);
         batch.extend(old_entry);
         if let Some(Some(f)) = old_fib {
@@ -1300,7 +1311,7 @@ impl RouteTables {
             let res = by_family!(self, family_of(&dst), |t| self
                 .insert_internal(t, dst, zone, r));
             if let Ok(info) = res {
-                self.events.publish(RouteEvent::Add(info));
+                self.emit(RouteEvent::Add(info));
             }
         }
     }

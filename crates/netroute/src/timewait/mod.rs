@@ -83,7 +83,7 @@
 #![forbid(unsafe_code)]
 
 pub mod classify;
-mod clock;
+
 mod index;
 pub mod segment;
 mod table;
@@ -94,7 +94,7 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
-pub use clock::{Clock, ManualClock, MonotonicClock};
+pub use crate::clock::{Clock, ManualClock, MonotonicClock};
 pub use segment::{Action, RstPolicy, Segment, SegmentPolicy, TcpFlags, TsOpt, TwState};
 pub use table::{
     ClassCapacities, LocalAddrId, MemoryReport, PortUser, Reused, TimeWaitInfo, Tuple, TwReuse,

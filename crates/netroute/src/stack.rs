@@ -1,0 +1,380 @@
+//! [`Stack`]: the one explicit context that owns the routing core.
+//!
+//! NetBSD keeps the interface list, the routing tables, the VTW tables and the sysctls in
+//! kernel globals (`ifnet_list`, `rt_tables`, `vtw_tcpv4[]`, `tcp_vtw_entries`, …). A
+//! userspace stack may want several — a test harness, a VRF per tenant, a simulator — so
+//! here they hang off one value and nothing is global: two `Stack`s in one process share
+//! no state (each has its own pserialize [`Domain`], so even a `synchronize` on one never
+//! waits for a reader of the other).
+//!
+//! What a stack owns:
+//!
+//! | here | NetBSD |
+//! |---|---|
+//! | [`Stack::ifs`] ([`IfTable`]) | `ifindex2ifnet`, `ifnet_list`, `in_ifaddrhashtbl`, `in6_ifaddrlist` |
+//! | [`Stack::routes`] ([`RouteTables`]) | `rt_tables[AF_INET]`, `rt_tables[AF_INET6]`, `rtcache_generation` |
+//! | [`Stack::vtw`] ([`Vtw`]) | `vtw_tcpv4[]`, `vtw_tcpv6[]`, `fat_tcpv4/6` |
+//! | [`Stack::subscribe`] | a `PF_ROUTE` socket |
+//! | [`Stack::sysctl_get`] / [`Stack::sysctl_set`] | `sysctl net.inet.tcp.vtw.*`, `net.inet.tcp.mslt.*` |
+//! | [`Stack::clock`] | `time_uptime` / `getmicrouptime()` |
+//!
+//! The route tables are registered as the interface table's route hook when the stack is
+//! built, so adding an address adds its local and connected routes, and detaching an
+//! interface deletes the routes through it, as `in_ifinit`/`if_detach` do.
+#![forbid(unsafe_code)]
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use psref::Domain;
+
+use crate::addr::ScopedAddr;
+use crate::clock::{Clock, SystemClock};
+use crate::ifnet::{IfTable, IfTableConfig, IfaAddr, Subscription};
+use crate::route::{RouteConfig, RouteTables, RtFlags};
+use crate::timewait::classify::{self, Locality};
+use crate::timewait::{MslClass, Vtw, VtwConfig, VtwError};
+
+/// Everything a [`Stack`] is built from. `Default` gives NetBSD-like defaults: 1,024
+/// interfaces, 16,384 addresses, 2 Mi routes per family, 65,536 TIME_WAIT entries per
+/// family (NetBSD's `tcp_vtw_entries` is a power of two of this order), the system clock.
+#[derive(Clone, Debug)]
+pub struct StackConfig {
+    /// Interface and address limits.
+    pub ifnet: IfTableConfig,
+    /// Route limits.
+    pub route: RouteConfig,
+    /// The IPv4 VTW table.
+    pub vtw_v4: VtwConfig,
+    /// The IPv6 VTW table.
+    pub vtw_v6: VtwConfig,
+    /// The clock driving address lifetimes and TIME_WAIT expiry; `None` for the system's
+    /// monotonic clock.
+    pub clock: Option<Arc<dyn Clock>>,
+}
+
+impl Default for StackConfig {
+    fn default() -> Self {
+        Self {
+            ifnet: IfTableConfig::default(),
+            route: RouteConfig::default(),
+            vtw_v4: VtwConfig::with_entries(1 << 16),
+            vtw_v6: VtwConfig::with_entries(1 << 16),
+            clock: None,
+        }
+    }
+}
+
+/// Why a [`Stack`] could not be built.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StackError {
+    /// A VTW table's configuration was rejected.
+    #[error("TIME_WAIT table: {0}")]
+    Vtw(#[from] VtwError),
+}
+
+/// The routing core of one network stack: interfaces and addresses, both route tables,
+/// both VTW tables, the clock and the tunables, sharing one pserialize domain.
+///
+/// Guarantees: every part is reachable only through this value (no globals); the parts
+/// are consistent with each other (the route tables follow the interface table's
+/// addresses and detaches); all methods take `&self`, so a `Stack` is shared between
+/// threads by reference or `Arc`.
+pub struct Stack {
+    clock: Arc<dyn Clock>,
+    ifs: Arc<IfTable>,
+    routes: Arc<RouteTables>,
+    vtw: Vtw,
+}
+
+impl std::fmt::Debug for Stack {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Stack")
+            .field("domain", &self.domain().id())
+            .field("interfaces", &self.ifs.indices().len())
+            .field("routes_v4", &self.routes.v4().len())
+            .field("routes_v6", &self.routes.v6().len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for Stack {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Stack {
+    /// A stack with the default configuration ([`StackConfig::default`]) and no
+    /// interfaces.
+    pub fn new() -> Self {
+        // The default VTW configuration is valid; a failure here is a bug in the defaults.
+        Self::with_config(StackConfig::default()).expect("default stack configuration is valid")
+    }
+
+    /// A stack built from `config`, with no interfaces. Errors when a VTW configuration is
+    /// invalid; nothing is left behind.
+    pub fn with_config(config: StackConfig) -> Result<Self, StackError> {
+        let clock = config
+            .clock
+            .unwrap_or_else(|| Arc::new(SystemClock::new()) as Arc<dyn Clock>);
+        let vtw = Vtw::new(config.vtw_v4, config.vtw_v6, Arc::clone(&clock))?;
+        let domain = Arc::new(Domain::new());
+        let ifs = Arc::new(IfTable::with_config(
+            domain,
+            config.ifnet,
+            Arc::clone(&clock),
+        ));
+        let routes = RouteTables::with_config(Arc::clone(&ifs), config.route);
+        Ok(Self {
+            clock,
+            ifs,
+            routes,
+            vtw,
+        })
+    }
+
+    /// The pserialize domain whose read sections protect routes, interfaces and
+    /// addresses of this stack (and only this stack).
+    pub fn domain(&self) -> &Arc<Domain> {
+        self.ifs.domain()
+    }
+
+    /// The interface and address table.
+    pub fn ifs(&self) -> &Arc<IfTable> {
+        &self.ifs
+    }
+
+    /// The IPv4 and IPv6 route tables.
+    pub fn routes(&self) -> &Arc<RouteTables> {
+        &self.routes
+    }
+
+    /// The TIME_WAIT tables of both families.
+    pub fn vtw(&self) -> &Vtw {
+        &self.vtw
+    }
+
+    /// The clock shared by every part of the stack.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// A routing socket: interface, address and route messages in one sequence (the
+    /// sequence number orders them), at most `capacity` queued; beyond that losses are
+    /// counted and reported in order. Route messages are [`crate::ifnet::Event::Route`].
+    pub fn subscribe(&self, capacity: usize) -> Subscription {
+        self.ifs.subscribe(capacity)
+    }
+
+    /// Reads a tunable by its NetBSD sysctl name (`net.inet.tcp.vtw.enable`,
+    /// `net.inet6.tcp6.vtw.entries`, `net.inet.tcp.mslt.remote`, …), in NetBSD units.
+    pub fn sysctl_get(&self, name: &str) -> Result<u64, VtwError> {
+        self.vtw.sysctl_get(name)
+    }
+
+    /// Sets a tunable by its NetBSD sysctl name; on error nothing changes.
+    pub fn sysctl_set(&self, name: &str, value: u64) -> Result<(), VtwError> {
+        self.vtw.sysctl_set(name, value)
+    }
+
+    /// The MSLT class of a connection from our `local` address to `peer`, from this
+    /// stack's state: loopback (either end loopback, equal ends, or the peer is one of our
+    /// addresses), local (the peer is on an attached subnet, or the route to it has no
+    /// gateway), else remote (reached through a gateway, or no route). IPv4-mapped
+    /// addresses are classified as the IPv4 address they carry.
+    pub fn mslt_class(&self, local: IpAddr, peer: IpAddr) -> MslClass {
+        classify::classify(self, local, peer)
+    }
+}
+
+/// `a` as an interface-address key; `None` for an IPv6 address whose scope needs a zone
+/// that a bare `IpAddr` cannot carry.
+fn ifa_addr(a: IpAddr) -> Option<IfaAddr> {
+    match a {
+        IpAddr::V4(v4) => Some(IfaAddr::V4(v4)),
+        IpAddr::V6(v6) => ScopedAddr::new(v6, None).ok().map(IfaAddr::V6),
+    }
+}
+
+impl Locality for Stack {
+    fn is_own_address(&self, a: IpAddr) -> bool {
+        match ifa_addr(a) {
+            Some(k) => self.ifs.ifa_ifwithaddr(k).is_some(),
+            // A link-local peer without a zone: ours if any interface has it.
+            None => self.ifs.indices().into_iter().any(|i| {
+                self.ifs
+                    .addrs_of(i, Some(crate::addr::Family::Inet6))
+                    .iter()
+                    .any(|x| x.addr().ip() == a)
+            }),
+        }
+    }
+
+    fn is_on_link(&self, a: IpAddr) -> bool {
+        let Some(k) = ifa_addr(a) else {
+            // Link-local (zone needed): on a link by definition.
+            return true;
+        };
+        if self.ifs.is_local_subnet(k) {
+            return true;
+        }
+        self.routes
+            .lookup(k, false)
+            .is_some_and(|rt| !rt.flags().contains(RtFlags::GATEWAY))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::{Ipv4Addr, Ipv6Addr};
+    use std::time::Duration;
+
+    use ipnet::IpNet;
+
+    use super::*;
+    use crate::clock::FakeClock;
+    use crate::ifnet::{AddrSpec, Event, IfConfig, IfFlags, Notice};
+    use crate::route::{RouteEvent, RouteSpec};
+
+    fn stack_with_eth0() -> (Stack, crate::addr::IfIndex) {
+        let s = Stack::new();
+        let lo = s
+            .ifs()
+            .attach(IfConfig::new("lo0").flags(IfFlags::UP | IfFlags::LOOPBACK))
+            .unwrap();
+        s.ifs()
+            .add_addr(lo, AddrSpec::new(Ipv4Addr::LOCALHOST, 8))
+            .unwrap();
+        let eth0 = s
+            .ifs()
+            .attach(IfConfig::new("eth0").flags(IfFlags::UP | IfFlags::BROADCAST))
+            .unwrap();
+        s.ifs()
+            .add_addr(eth0, AddrSpec::new(Ipv4Addr::new(192, 0, 2, 1), 24))
+            .unwrap();
+        (s, eth0)
+    }
+
+    #[test]
+    fn two_stacks_share_nothing() {
+        let (a, _) = stack_with_eth0();
+        let b = Stack::new();
+        assert_ne!(a.domain().id(), b.domain().id());
+        assert!(b.ifs().get("eth0").is_none());
+        assert!(
+            b.routes()
+                .lookup(Ipv4Addr::new(192, 0, 2, 9), false)
+                .is_none()
+        );
+        assert!(
+            a.routes()
+                .lookup(Ipv4Addr::new(192, 0, 2, 9), false)
+                .is_some()
+        );
+        b.sysctl_set("net.inet.tcp.vtw.enable", 0).unwrap();
+        assert_eq!(a.sysctl_get("net.inet.tcp.vtw.enable").unwrap(), 1);
+    }
+
+    #[test]
+    fn addresses_bring_their_routes() {
+        let (s, eth0) = stack_with_eth0();
+        let rt = s
+            .routes()
+            .lookup(Ipv4Addr::new(192, 0, 2, 77), false)
+            .unwrap();
+        assert_eq!(rt.ifindex(), Some(eth0));
+        assert!(rt.flags().contains(RtFlags::CONNECTED));
+        drop(rt);
+        s.ifs().detach(eth0).unwrap();
+        assert!(
+            s.routes()
+                .lookup(Ipv4Addr::new(192, 0, 2, 77), false)
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn one_routing_socket_orders_interface_and_route_messages() {
+        let s = Stack::new();
+        let mut sub = s.subscribe(64);
+        let eth0 = s
+            .ifs()
+            .attach(IfConfig::new("eth0").flags(IfFlags::UP))
+            .unwrap();
+        s.ifs()
+            .add_addr(eth0, AddrSpec::new(Ipv4Addr::new(198, 51, 100, 1), 24))
+            .unwrap();
+        s.routes()
+            .add(
+                &RouteSpec::new("203.0.113.0/24".parse::<IpNet>().unwrap())
+                    .via(Ipv4Addr::new(198, 51, 100, 254)),
+            )
+            .unwrap();
+        let mut seqs = Vec::new();
+        let mut saw_newaddr = None;
+        let mut saw_add = None;
+        while let Some(n) = sub.try_next() {
+            let Notice::Event { seq, event } = n else {
+                panic!("lost events with a 64-deep queue");
+            };
+            seqs.push(seq);
+            match event {
+                Event::NewAddr { .. } => saw_newaddr = Some(seq),
+                Event::Route(RouteEvent::Add(info)) if info.dst.to_string() == "203.0.113.0/24" => {
+                    saw_add = Some(seq)
+                }
+                _ => {}
+            }
+        }
+        assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{seqs:?}");
+        assert!(saw_newaddr.unwrap() < saw_add.unwrap());
+    }
+
+    #[test]
+    fn mslt_classes_follow_the_stack() {
+        let (s, _) = stack_with_eth0();
+        s.routes()
+            .add(
+                &RouteSpec::new("0.0.0.0/0".parse::<IpNet>().unwrap())
+                    .via(Ipv4Addr::new(192, 0, 2, 254)),
+            )
+            .unwrap();
+        let me = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1));
+        let v4 = |a, b, c, d| IpAddr::V4(Ipv4Addr::new(a, b, c, d));
+        assert_eq!(s.mslt_class(me, v4(127, 0, 0, 1)), MslClass::Loopback);
+        assert_eq!(s.mslt_class(v4(127, 0, 0, 1), me), MslClass::Loopback);
+        assert_eq!(s.mslt_class(me, me), MslClass::Loopback);
+        assert_eq!(s.mslt_class(me, v4(192, 0, 2, 50)), MslClass::Local);
+        assert_eq!(s.mslt_class(me, v4(203, 0, 113, 5)), MslClass::Remote);
+        let mapped = IpAddr::V6(Ipv4Addr::new(192, 0, 2, 50).to_ipv6_mapped());
+        let mapped_me = IpAddr::V6(Ipv4Addr::new(192, 0, 2, 1).to_ipv6_mapped());
+        assert_eq!(s.mslt_class(mapped_me, mapped), MslClass::Local);
+        let ll: IpAddr = "fe80::2".parse::<Ipv6Addr>().unwrap().into();
+        assert_eq!(
+            s.mslt_class("fe80::1".parse::<Ipv6Addr>().unwrap().into(), ll),
+            MslClass::Local
+        );
+    }
+
+    #[test]
+    fn one_clock_drives_lifetimes_and_time_wait() {
+        let clock = Arc::new(FakeClock::new());
+        let s = Stack::with_config(StackConfig {
+            clock: Some(clock.clone()),
+            ..StackConfig::default()
+        })
+        .unwrap();
+        assert_eq!(s.clock().now(), Duration::ZERO);
+        clock.advance(Duration::from_secs(5));
+        assert_eq!(s.clock().now_ms(), 5_000);
+    }
+
+    #[test]
+    fn bad_vtw_config_is_a_typed_error() {
+        let mut cfg = StackConfig::default();
+        cfg.vtw_v4.mark_granularity_ms = 0;
+        assert!(matches!(Stack::with_config(cfg), Err(StackError::Vtw(_))));
+    }
+}
