@@ -118,6 +118,51 @@ fn bench(c: &mut Criterion) {
     g.bench_function("RouteCache::lookup (hit, same dst)", |b| {
         b.iter(|| drop(black_box(cache.lookup(&rt, black_box(d)).0)))
     });
+    // The forwarder pattern: one read section per burst of 32 packets, each packet
+    // revalidating its flow's cache without a psref. Reported per packet.
+    let mut flows: Vec<RouteCache> = dsts
+        .iter()
+        .take(32)
+        .map(|&d| {
+            let mut c = RouteCache::new();
+            assert!(c.lookup(&rt, d).0.is_some());
+            c
+        })
+        .collect();
+    let reader = rt.domain().reader();
+    g.throughput(criterion::Throughput::Elements(32));
+    g.bench_function(
+        "RouteCache::validate_shared (hit, burst of 32 per section)",
+        |b| {
+            b.iter(|| {
+                let guard = reader.read();
+                for c in flows.iter_mut() {
+                    black_box(c.validate_shared(&rt, &guard).map(|e| e.get().ifindex()));
+                }
+            })
+        },
+    );
+    g.bench_function("RouteCache::validate (hit, psref, 32 flows)", |b| {
+        b.iter(|| {
+            for c in flows.iter_mut() {
+                black_box(c.validate(&rt).map(|e| e.ifindex()));
+            }
+        })
+    });
+    g.throughput(criterion::Throughput::Elements(1));
+    g.bench_function(
+        "RouteCache::validate_shared (hit, own section per packet)",
+        |b| {
+            b.iter(|| {
+                let guard = reader.read();
+                black_box(
+                    cache
+                        .validate_shared(&rt, &guard)
+                        .map(|e| e.get().ifindex()),
+                );
+            })
+        },
+    );
     let mut i = 0usize;
     g.bench_function("RouteTables::lookup (fresh, 4096 dsts)", |b| {
         b.iter(|| {

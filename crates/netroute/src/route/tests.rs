@@ -142,6 +142,7 @@ both!(
     events_add_delete_change_miss,
     cache_hit_miss_and_invalidation,
     cache_copy_and_set_dst,
+    cache_in_an_open_section,
     use_counter_counts_misses_only,
 );
 
@@ -716,6 +717,65 @@ fn cache_hit_miss_and_invalidation(f: &Fam) {
     c.set_dst(dst(f.in_far)).unwrap();
     assert!(c.init(&y.rt).is_some());
     assert!(c.validate(&x.rt).is_none());
+}
+
+/// `validate_shared` / `lookup_shared`: the same answers as the psref path, entries
+/// borrowed from the caller's section, invalidation by any change.
+fn cache_in_an_open_section(f: &Fam) {
+    let x = fixture(f);
+    let far =
+        x.rt.add(&RouteSpec::new(net(f.far_net)).via(ip(f.gw)))
+            .unwrap();
+    let mut c = RouteCache::new();
+    let domain = std::sync::Arc::clone(x.rt.domain());
+    {
+        let g = domain.read();
+        assert!(c.validate_shared(&x.rt, &g).is_none(), "empty cache");
+        let (e, hit) = c.lookup_shared(&x.rt, &g, dst(f.in_far));
+        assert!(!hit);
+        assert_eq!(e.unwrap().get().id(), far.id);
+        let (e, hit) = c.lookup_shared(&x.rt, &g, dst(f.in_far));
+        assert!(hit);
+        // Several entries from one section at once: the cache is not borrowed.
+        let a = c.validate_shared(&x.rt, &g).unwrap();
+        let b = c.validate_shared(&x.rt, &g).unwrap();
+        assert_eq!(a.get().id(), b.get().id());
+        assert_eq!(e.unwrap().get().id(), far.id);
+    }
+    // The psref path sees what the shared path cached.
+    assert_eq!(c.validate(&x.rt).unwrap().id(), far.id);
+    let more =
+        x.rt.add(&RouteSpec::new(net(f.far_more)).via(ip(f.gw1)))
+            .unwrap();
+    {
+        let g = domain.read();
+        assert!(c.validate_shared(&x.rt, &g).is_none(), "add invalidates");
+        assert!(!c.has_route() && c.dst() == Some(dst(f.in_far)));
+        let (e, hit) = c.lookup_shared(&x.rt, &g, dst(f.in_more));
+        assert!(!hit);
+        assert_eq!(e.unwrap().get().id(), more.id);
+    }
+    x.rt.delete(&RouteKey::new(net(f.far_more))).unwrap();
+    x.rt.delete(&RouteKey::new(net(f.far_net))).unwrap();
+    let misses = x.rt.stats().unreach;
+    let mut sub = x.rt.subscribe(8);
+    {
+        let g = domain.read();
+        assert!(c.validate_shared(&x.rt, &g).is_none(), "delete invalidates");
+        let (e, hit) = c.lookup_shared(&x.rt, &g, dst(f.in_more));
+        assert!(e.is_none() && !hit);
+    }
+    // A miss in a section is counted, never reported.
+    assert_eq!(x.rt.stats().unreach, misses + 1);
+    assert_eq!(sub.try_next(), None);
+    // Caches of other tables never validate here.
+    let y = fixture(f);
+    y.rt.add(&RouteSpec::new(net(f.far_net)).via(ip(f.gw)))
+        .unwrap();
+    c.set_dst(dst(f.in_far)).unwrap();
+    assert!(c.init(&y.rt).is_some());
+    let g = domain.read();
+    assert!(c.validate_shared(&x.rt, &g).is_none());
 }
 
 fn cache_copy_and_set_dst(f: &Fam) {
