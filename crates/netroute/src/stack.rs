@@ -17,6 +17,7 @@
 //! | [`Stack::subscribe`] | a `PF_ROUTE` socket |
 //! | [`Stack::sysctl_get`] / [`Stack::sysctl_set`] | `sysctl net.inet.tcp.vtw.*`, `net.inet.tcp.mslt.*` |
 //! | [`Stack::clock`] | `time_uptime` / `getmicrouptime()` |
+//! | [`Stack::tick`] | the slow timers: `nd6_timer` lifetimes, `rt_timer`, `vtw_tick` |
 //!
 //! The route tables are registered as the interface table's route hook when the stack is
 //! built, so adding an address adds its local and connected routes, and detaching an
@@ -63,6 +64,19 @@ impl Default for StackConfig {
             clock: None,
         }
     }
+}
+
+/// What one [`Stack::tick`] expired.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TickReport {
+    /// Addresses whose valid lifetime ran out (removed with their routes).
+    pub addresses_removed: usize,
+    /// Addresses whose preferred lifetime ran out (now deprecated).
+    pub addresses_deprecated: usize,
+    /// Redirect (`DYNAMIC`) routes whose lifetime ran out.
+    pub routes_expired: usize,
+    /// TIME_WAIT entries past 2×MSL.
+    pub time_wait_expired: usize,
 }
 
 /// Why a [`Stack`] could not be built.
@@ -177,6 +191,20 @@ impl Stack {
     /// Sets a tunable by its NetBSD sysctl name; on error nothing changes.
     pub fn sysctl_set(&self, name: &str, value: u64) -> Result<(), VtwError> {
         self.vtw.sysctl_set(name, value)
+    }
+
+    /// The slow timer (NetBSD's `nd6_timer`/`in6_tmpaddrtimer` for address lifetimes, the
+    /// `rt_timer` callout for redirect routes, `vtw_tick` for TIME_WAIT): expires
+    /// addresses, routes and TIME_WAIT entries that are due on the stack's clock. Call
+    /// it about once a second; each part does nothing when nothing is due.
+    pub fn tick(&self) -> TickReport {
+        let addrs = self.ifs.expire();
+        TickReport {
+            addresses_removed: addrs.removed.len(),
+            addresses_deprecated: addrs.deprecated.len(),
+            routes_expired: self.routes.expire_routes(),
+            time_wait_expired: self.vtw.expire(),
+        }
     }
 
     /// The MSLT class of a connection from our `local` address to `peer`, from this
@@ -369,6 +397,30 @@ mod tests {
         assert_eq!(s.clock().now(), Duration::ZERO);
         clock.advance(Duration::from_secs(5));
         assert_eq!(s.clock().now_ms(), 5_000);
+        // One tick expires what is due in every part.
+        let eth0 = s
+            .ifs()
+            .attach(IfConfig::new("eth0").flags(IfFlags::UP))
+            .unwrap();
+        s.ifs()
+            .add_addr(eth0, AddrSpec::new(Ipv4Addr::new(192, 0, 2, 1), 24))
+            .unwrap();
+        s.routes()
+            .add(
+                &RouteSpec::new("0.0.0.0/0".parse::<IpNet>().unwrap())
+                    .via(Ipv4Addr::new(192, 0, 2, 254)),
+            )
+            .unwrap();
+        s.routes()
+            .redirect(&crate::route::Redirect {
+                dst: Ipv4Addr::new(203, 0, 113, 1).into(),
+                gateway: Ipv4Addr::new(192, 0, 2, 253).into(),
+                src: Ipv4Addr::new(192, 0, 2, 254).into(),
+            })
+            .unwrap();
+        assert_eq!(s.tick(), TickReport::default());
+        clock.advance(Duration::from_secs(601));
+        assert_eq!(s.tick().routes_expired, 1);
     }
 
     #[test]

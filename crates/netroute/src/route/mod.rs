@@ -14,7 +14,8 @@
 //! | [`RtEntry`], [`RtFlags`], [`RtMetrics`] | `struct rtentry`, `RTF_*`, `struct rt_metrics` |
 //! | [`RouteRef`] | an rtentry with its psref (`rtcache_unref` = drop) |
 //! | [`RouteCache`] | `struct route`, `rtcache_*` |
-//! | [`RouteEvent`] | `RTM_ADD`, `RTM_DELETE`, `RTM_CHANGE`, `RTM_MISS` |
+//! | [`RouteTables::redirect`], [`RouteTables::losing`], [`RouteTables::expire_routes`] | `rtredirect`, `in_losing`, the redirect `rt_timer` |
+//! | [`RouteEvent`] | `RTM_ADD`, `RTM_DELETE`, `RTM_CHANGE`, `RTM_MISS`, `RTM_REDIRECT`, `RTM_LOSING` |
 //! | [`fib`] | the compiled longest-prefix match (`radix.c`'s role, read-optimised) |
 //!
 //! # Protection (design §3)
@@ -70,6 +71,7 @@ mod error;
 mod event;
 mod family;
 mod lpm;
+mod redirect;
 mod slab;
 mod sync;
 mod table;
@@ -82,6 +84,7 @@ pub use entry::{Gateway, RouteInfo, RtEntry, RtFlags, RtMetrics};
 pub use error::RouteError;
 pub use event::{RouteEvent, RouteEventBus, RouteNotice, RouteSubscription};
 pub use family::Afi;
+pub use redirect::{Redirect, RedirectOutcome};
 pub use table::{
     RouteConfig, RouteKey, RouteRef, RouteSpec, RouteStats, RouteTable, RouteTables, RtRequest,
 };

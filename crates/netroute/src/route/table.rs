@@ -216,12 +216,16 @@ pub enum RtRequest {
 pub struct RouteConfig {
     /// Most routes per family.
     pub max_routes: usize,
+    /// Lifetime of a route created by a redirect, in seconds (0: forever);
+    /// `net.inet.icmp.redirtimeout`.
+    pub redirect_timeout_secs: u64,
 }
 
 impl Default for RouteConfig {
     fn default() -> Self {
         Self {
             max_routes: 1 << 21,
+            redirect_timeout_secs: Self::DEFAULT_REDIRECT_TIMEOUT_SECS,
         }
     }
 }
@@ -231,6 +235,32 @@ impl Default for RouteConfig {
 pub struct RouteStats {
     /// `rts_unreach`: lookups that found no route.
     pub unreach: u64,
+    /// `rts_badredirect`: redirects refused.
+    pub badredirect: u64,
+    /// `rts_dynamic`: host routes created by redirects.
+    pub dynamic: u64,
+    /// `rts_newgateway`: routes whose gateway a redirect replaced.
+    pub newgateway: u64,
+}
+
+/// The redirect counters of [`RouteStats`].
+#[derive(Default)]
+pub(super) struct RedirectCounters {
+    bad: AtomicU64,
+    dynamic: AtomicU64,
+    newgateway: AtomicU64,
+}
+
+impl RedirectCounters {
+    pub(super) fn bad(&self) {
+        self.bad.fetch_add(1, Ordering::Relaxed);
+    }
+    pub(super) fn dynamic(&self) {
+        self.dynamic.fetch_add(1, Ordering::Relaxed);
+    }
+    pub(super) fn newgateway(&self) {
+        self.newgateway.fetch_add(1, Ordering::Relaxed);
+    }
 }
 
 /// The global generation (`rtcache_generation`), alone on its cache line so the
@@ -358,6 +388,8 @@ pub struct RouteTables {
     v4: RouteTable<Ipv4Net>,
     v6: RouteTable<Ipv6Net>,
     events: RouteEventBus,
+    config: RouteConfig,
+    redirects: RedirectCounters,
 }
 
 impl std::fmt::Debug for RouteTables {
@@ -437,6 +469,8 @@ impl RouteTables {
             unreach: std::sync::atomic::AtomicU64::new(0),
             tables_id: NEXT_TABLES_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             events: RouteEventBus::default(),
+            config,
+            redirects: RedirectCounters::default(),
         });
         ifs.set_route_hook(Arc::new(Hook(Arc::downgrade(&t))));
         for i in ifs.indices() {
@@ -451,12 +485,63 @@ impl RouteTables {
     /// Publishes `e` on the route bus and, when anyone listens there, on the interface
     /// table's bus (the stack's routing socket), so a `Stack` subscriber sees route and
     /// interface messages in one order.
-    fn emit(&self, e: RouteEvent) {
+    pub(super) fn emit(&self, e: RouteEvent) {
         let bus = self.ifs.events();
         if bus.subscribers() > 0 {
             bus.publish(crate::ifnet::Event::Route(e.clone()));
         }
         self.events.publish(e);
+    }
+
+    /// The limits and timeouts the tables were built with.
+    pub(super) fn config(&self) -> &RouteConfig {
+        &self.config
+    }
+
+    pub(super) fn redirect_stats(&self) -> &RedirectCounters {
+        &self.redirects
+    }
+
+    /// Adds a route made by the stack itself (a redirect): user-flag checks, no
+    /// `STATIC`.
+    pub(super) fn add_internal(&self, spec: &RouteSpec) -> Result<RouteInfo, RouteError> {
+        check_user_flags(spec.flags)?;
+        by_family!(self, family_of(&spec.dst), |t| self.add_in(t, spec))
+    }
+
+    /// Changes a route in place for the stack itself (a redirect).
+    pub(super) fn change_internal(&self, spec: &RouteSpec) -> Result<RouteInfo, RouteError> {
+        check_user_flags(spec.flags)?;
+        by_family!(self, family_of(&spec.dst), |t| self
+            .change_in(t, spec, None))
+    }
+
+    /// Deletes the `DYNAMIC` routes whose `expire` is in `1..=now`; returns how many.
+    pub(super) fn delete_expired_dynamic(&self, now: u64) -> usize {
+        self.expire_in(&self.v4, now) + self.expire_in(&self.v6, now)
+    }
+
+    fn expire_in<P: Afi>(&self, t: &RouteTable<P>, now: u64) -> usize {
+        let rib = t.lock();
+        let due: std::collections::HashSet<u64> = {
+            let g = self.domain.read();
+            rib.routes
+                .values()
+                .flatten()
+                .filter(|r| r.flags.contains(RtFlags::DYNAMIC))
+                .filter(|r| {
+                    t.slab
+                        .get(r.idx)
+                        .and_then(|s| s.load(&g))
+                        .is_some_and(|e| (1..=now).contains(&e.metrics().expire))
+                })
+                .map(|r| r.id)
+                .collect()
+        };
+        if due.is_empty() {
+            return 0;
+        }
+        self.remove_where(t, rib, |_, r| due.contains(&r.id)).len()
     }
 
     /// The domain whose read sections protect routes and interfaces.
@@ -506,6 +591,9 @@ impl RouteTables {
     pub fn stats(&self) -> RouteStats {
         RouteStats {
             unreach: self.unreach.load(std::sync::atomic::Ordering::Relaxed),
+            badredirect: self.redirects.bad.load(Ordering::Relaxed),
+            dynamic: self.redirects.dynamic.load(Ordering::Relaxed),
+            newgateway: self.redirects.newgateway.load(Ordering::Relaxed),
         }
     }
 
