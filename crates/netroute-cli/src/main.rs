@@ -5,7 +5,11 @@
 //! arrive with the routing table (see the README).
 #![forbid(unsafe_code)]
 
+mod alloc_count;
+mod bench;
+mod bench_plot;
 mod demo;
+mod input;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -24,6 +28,9 @@ enum Command {
     /// while a writer replays updates, replaces next hops and bounces an interface, with
     /// TIME_WAIT churn; then report throughput and safety counters.
     Demo(demo::Args),
+    /// Run the library's benchmarks side by side with peer crates (prefix-trie for the
+    /// FIB, a HashMap + FIFO for TIME_WAIT) and print a table of ratios.
+    Bench(bench::Args),
 }
 
 fn main() -> ExitCode {
@@ -33,6 +40,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Demo(args) => demo::run(&args),
+        Command::Bench(args) => bench::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
