@@ -22,6 +22,7 @@ use std::collections::{HashMap, VecDeque};
 use std::hint::black_box;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -737,6 +738,52 @@ fn vtw(cfg: &Cfg, rows: &mut Vec<Row>) -> Result<(), String> {
     push(rows, g, "HashMap + FIFO", plain, "inserts/s");
     ratios(rows, g, "HashMap + FIFO", false);
     black_box((&m, &fifo, t.len()));
+    vtw_threads(cfg, rows)
+}
+
+/// Inserts (evicting) and lookups from one and from two threads on the shared [`Vtw`],
+/// sharded and as one table under one lock.
+fn vtw_threads(cfg: &Cfg, rows: &mut Vec<Row>) -> Result<(), String> {
+    use netroute::timewait::Vtw;
+    let clock = Arc::new(netroute::clock::SystemClock::new());
+    for (label, shards) in [
+        ("sharded", netroute::timewait::DEFAULT_SHARDS),
+        ("one lock", 1),
+    ] {
+        let mut per = Vec::new();
+        for threads in [1u64, 2] {
+            let vtw = Vtw::with_shards(
+                VtwConfig::with_entries(cfg.vtw_entries),
+                VtwConfig::with_entries(3),
+                clock.clone(),
+                shards,
+            )
+            .map_err(|e| e.to_string())?;
+            let start = Instant::now();
+            let ops = AtomicU64::new(0);
+            std::thread::scope(|s| {
+                for th in 0..threads {
+                    let (vtw, ops) = (&vtw, &ops);
+                    s.spawn(move || {
+                        let mut i = th << 40;
+                        while start.elapsed() < cfg.round * 3 {
+                            for _ in 0..256 {
+                                let _ = vtw.insert(tw_tuple(i), MslClass::Remote, tw_info(i));
+                                black_box(vtw.contains(&tw_tuple(i ^ 1)));
+                                i += 1;
+                            }
+                            ops.fetch_add(512, Ordering::Relaxed);
+                        }
+                    });
+                }
+            });
+            per.push(ops.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64());
+        }
+        let g = format!("vtw-v4/threads ({label})");
+        push(rows, &g, "1 thread", per[0], "ops/s");
+        push(rows, &g, "2 threads", per[1], "ops/s");
+        ratios(rows, &g, "1 thread", false);
+    }
     Ok(())
 }
 

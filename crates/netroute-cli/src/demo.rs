@@ -475,7 +475,7 @@ pub(crate) fn run(args: &Args) -> Result<(), String> {
     report.route_cache_hit_rate =
         cache_hits.load(Ordering::Relaxed) as f64 / report.route_cache_lookups.max(1) as f64;
     report.timewait_inserted = tw_inserted.load(Ordering::Relaxed);
-    let (live, mem) = vtw.with_table::<Ipv4Addr, _>(|t, _| (t.len(), t.memory().core()));
+    let (live, mem) = (vtw.len::<Ipv4Addr>(), vtw.memory::<Ipv4Addr>().core());
     report.timewait_live = live;
     report.timewait_bytes_per_entry = if live > 0 {
         mem as f64 / live as f64
