@@ -17,20 +17,20 @@
 //! forwarder that saw a destroyed object; must be 0), TIME_WAIT entries and their bytes
 //! against full protocol control blocks.
 
+use indicatif::{ProgressBar, ProgressStyle};
 use ipnet::{IpNet, Ipv4Net};
-use netroute::ifnet::{AddrSpec, IfConfig, IfFlags, IfTable};
+use netroute::ifnet::{AddrSpec, IfConfig, IfFlags};
 use netroute::route::fib::{FibOp, NextHop, SharedFib};
-use netroute::route::{RouteCache, RouteKey, RouteSpec, RouteTables};
+use netroute::route::{Redirect, RouteCache, RouteKey, RouteSpec};
 use netroute::synth::{self, SplitMix64, Update};
-use netroute::timewait::{
-    ClassCapacities, LocalAddrId, MonotonicClock, MslClass, TimeWaitInfo, Tuple, Vtw, VtwConfig,
-};
-use psref::{Batch, Domain, Slot, barrier};
+use netroute::timewait::{ClassCapacities, LocalAddrId, MslClass, TimeWaitInfo, Tuple, VtwConfig};
+use netroute::{Stack, StackConfig};
+use psref::{Batch, Slot, barrier};
 use serde::Serialize;
 use std::hint::black_box;
 use std::net::Ipv4Addr;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -116,10 +116,20 @@ fn hash_nh(x: u128) -> NextHop {
     NextHop::new(1 + (r.next_u64() % u64::from(NEXT_HOPS)) as u32).expect("index in range")
 }
 
-fn progress(json: bool, msg: &str) {
-    if !json {
-        eprintln!("  … {msg}");
-    }
+/// The spinner shown while loading: hidden under `--json` and when stderr is not a
+/// terminal (indicatif draws nothing then), so logs and pipes stay clean.
+fn spinner(json: bool) -> ProgressBar {
+    let pb = if json {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new_spinner()
+    };
+    pb.set_style(
+        ProgressStyle::with_template("{spinner} {elapsed:>4} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    pb.enable_steady_tick(Duration::from_millis(120));
+    pb
 }
 
 pub(crate) fn run(args: &Args) -> Result<(), String> {
@@ -141,10 +151,25 @@ pub(crate) fn run(args: &Args) -> Result<(), String> {
         threads,
         ..Report::default()
     };
-    let domain = Arc::new(Domain::new());
+    let pb = spinner(args.json);
+    // The stack: interfaces, route tables and TIME_WAIT tables under one domain.
+    let mut tw_cfg = VtwConfig::with_entries(300_000);
+    tw_cfg.capacity = ClassCapacities {
+        loopback: 10_000,
+        local: 30_000,
+        remote: 260_000,
+    };
+    let stack = Stack::with_config(StackConfig {
+        vtw_v4: tw_cfg,
+        vtw_v6: VtwConfig::with_entries(3_000),
+        ..StackConfig::default()
+    })
+    .map_err(|e| e.to_string())?;
+    let domain = stack.domain().clone();
+    let ifs = stack.ifs();
+    let vtw = stack.vtw();
 
     // Interfaces.
-    let ifs = Arc::new(IfTable::new(domain.clone()));
     let e = |e: netroute::ifnet::IfError| e.to_string();
     let lo0 = ifs
         .attach(IfConfig::new("lo0").flags(IfFlags::UP | IfFlags::LOOPBACK))
@@ -163,12 +188,12 @@ pub(crate) fn run(args: &Args) -> Result<(), String> {
 
     // Tables.
     let t0 = Instant::now();
-    progress(args.json, "generating the synthetic tables");
+    pb.set_message("generating the synthetic tables");
     let v4 = synth::ipv4_table(args.seed, args.scale);
     let v6 = synth::ipv6_table(args.seed, args.scale);
     report.prefixes_v4 = v4.len();
     report.prefixes_v6 = v6.len();
-    progress(args.json, "compiling the FIBs");
+    pb.set_message("compiling the FIBs");
     let fib4 = SharedFib::<u32>::from_routes(
         v4.iter().map(|n| {
             (
@@ -199,11 +224,8 @@ pub(crate) fn run(args: &Args) -> Result<(), String> {
         .map(|i| Slot::new(next_hop_obj(i, 0), &domain))
         .collect();
     let updates4 = synth::updates(&v4, args.seed, 400_000);
-    progress(
-        args.json,
-        "loading the IPv4 table into the routing table (rtentries)",
-    );
-    let rt = RouteTables::new(ifs.clone());
+    pb.set_message("loading the IPv4 table into the routing table (rtentries)");
+    let rt = stack.routes();
     let gw = Ipv4Addr::new(192, 0, 2, 254);
     let specs: Vec<RouteSpec> = v4
         .iter()
@@ -239,28 +261,20 @@ pub(crate) fn run(args: &Args) -> Result<(), String> {
     let lookups = AtomicU64::new(0);
     let stale = AtomicU64::new(0);
     let publish = Mutex::new(Vec::<Duration>::new());
-    let mut tw_cfg = VtwConfig::with_entries(300_000);
-    tw_cfg.capacity = ClassCapacities {
-        loopback: 10_000,
-        local: 30_000,
-        remote: 260_000,
-    };
-    let vtw = Vtw::new(
-        tw_cfg,
-        VtwConfig::with_entries(3_000),
-        Arc::new(MonotonicClock::new()),
-    )
-    .map_err(|e| e.to_string())?;
     let tw_inserted = AtomicU64::new(0);
     let cache_lookups = AtomicU64::new(0);
     let cache_hits = AtomicU64::new(0);
-    progress(
-        args.json,
-        &format!(
-            "forwarding for {:.1} s with {threads} thread(s)",
-            args.seconds
-        ),
+    pb.finish_and_clear();
+    let bar = if args.json {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new((args.seconds * 10.0).ceil() as u64)
+    };
+    bar.set_style(
+        ProgressStyle::with_template("{bar:40} {elapsed:>4}/{duration} forwarding with {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
+    bar.set_message(format!("{threads} thread(s)"));
 
     thread::scope(|s| -> Result<(), String> {
         for t in 0..threads {
@@ -311,7 +325,7 @@ pub(crate) fn run(args: &Args) -> Result<(), String> {
         // Sockets: each flow keeps its own route cache (`struct route` in a PCB) and
         // revalidates it on every packet; any route change invalidates all of them.
         {
-            let (rt, flows4, stop, stale) = (&rt, &flows4, &stop, &stale);
+            let (rt, flows4, stop, stale) = (rt, &flows4, &stop, &stale);
             let (cache_lookups, cache_hits) = (&cache_lookups, &cache_hits);
             s.spawn(move || {
                 let mut caches: Vec<RouteCache> = (0..1024).map(|_| RouteCache::new()).collect();
@@ -346,7 +360,7 @@ pub(crate) fn run(args: &Args) -> Result<(), String> {
         }
         // TIME_WAIT churn: connections closing at a steady rate, peers probing.
         {
-            let (vtw, stop, tw_inserted) = (&vtw, &stop, &tw_inserted);
+            let (vtw, stop, tw_inserted) = (vtw, &stop, &tw_inserted);
             s.spawn(move || {
                 let mut rng = SplitMix64::new(77);
                 let mut k = 0u64;
@@ -444,6 +458,18 @@ pub(crate) fn run(args: &Args) -> Result<(), String> {
                 }
             } else if version % 32 == 16 && rt.delete(&RouteKey::new(host).host()).is_ok() {
                 report.route_changes += 1;
+            } else if version % 64 == 40 {
+                // The gateway redirects a destination to its neighbour: a DYNAMIC host
+                // route appears (and the slow timer reaps it when it expires).
+                let r = Redirect {
+                    dst: Ipv4Addr::new(203, 0, 113, 200 + (version % 50) as u8).into(),
+                    gateway: Ipv4Addr::new(192, 0, 2, 253).into(),
+                    src: gw.into(),
+                };
+                if rt.redirect(&r).is_ok() {
+                    report.route_changes += 1;
+                }
+                stack.tick();
             }
             if !detached && start.elapsed() > run_for / 2 {
                 ifs.detach(eth1).map_err(e)?;
@@ -453,8 +479,10 @@ pub(crate) fn run(args: &Args) -> Result<(), String> {
                 report.interface_detaches += 1;
                 detached = true;
             }
+            bar.set_position((start.elapsed().as_secs_f64() * 10.0) as u64);
             thread::sleep(Duration::from_millis(2));
         }
+        bar.finish_and_clear();
         stop.store(true, Ordering::Relaxed);
         report.seconds = start.elapsed().as_secs_f64();
         Ok(())
