@@ -22,3 +22,4 @@ pub mod timewait;
 pub use psref;
 
 pub mod route;
+pub mod select;
