@@ -120,7 +120,7 @@ fn bench(c: &mut Criterion) {
     g.bench_function("select_best/16 candidate values", |b| {
         b.iter(|| {
             black_box(select_best(
-                || cands.iter().copied(),
+                black_box(&cands),
                 black_box(&d),
                 SrcPrefs::default(),
             ))

@@ -74,6 +74,8 @@ impl fmt::Display for PolicyEntry {
 pub struct PolicyTable {
     /// Sorted by prefix length, longest first; equal lengths keep insertion order.
     rows: Vec<PolicyEntry>,
+    /// `rows` as (network, mask, policy) for a branch-light match.
+    keys: Vec<(u128, u128, Policy)>,
 }
 
 impl Default for PolicyTable {
@@ -119,7 +121,7 @@ impl PolicyTable {
     /// A table without rows: NetBSD's default before ip6addrctl runs. Every lookup
     /// answers `None`, so source rule 6 and destination rules 5 and 6 never decide.
     pub fn empty() -> Self {
-        Self { rows: Vec::new() }
+        Self::from_sorted(Vec::new())
     }
 
     /// A table of `rows` (any order).
@@ -136,7 +138,18 @@ impl PolicyTable {
 
     fn from_sorted(mut rows: Vec<PolicyEntry>) -> Self {
         rows.sort_by_key(|r| std::cmp::Reverse(r.prefix.prefix_len()));
-        Self { rows }
+        let keys = rows
+            .iter()
+            .map(|r| {
+                let mask = u128::from(r.prefix.netmask());
+                let policy = Policy {
+                    precedence: r.precedence,
+                    label: r.label,
+                };
+                (u128::from(r.prefix.network()), mask, policy)
+            })
+            .collect();
+        Self { rows, keys }
     }
 
     /// The rows, longest prefix first.
@@ -180,26 +193,23 @@ impl PolicyTable {
         if !self.rows.iter().any(|r| r.prefix == prefix) {
             return Err(SelectError::NoSuchPolicy { prefix });
         }
-        Ok(Self {
-            rows: self
-                .rows
+        Ok(Self::from_sorted(
+            self.rows
                 .iter()
                 .copied()
                 .filter(|r| r.prefix != prefix)
                 .collect(),
-        })
+        ))
     }
 
     /// `lookup_addrsel_policy`: the policy of the longest row containing `addr`.
     #[inline]
     pub fn lookup(&self, addr: &Ipv6Addr) -> Option<Policy> {
-        self.rows
+        let a = u128::from(*addr);
+        self.keys
             .iter()
-            .find(|r| r.prefix.contains(addr))
-            .map(|r| Policy {
-                precedence: r.precedence,
-                label: r.label,
-            })
+            .find(|&&(net, mask, _)| a & mask == net)
+            .map(|&(_, _, p)| p)
     }
 
     /// The policy of an address of either family; IPv4 addresses are looked up as

@@ -175,17 +175,13 @@ pub(crate) fn common_prefix_len(a: &Ipv6Addr, b: &Ipv6Addr) -> u8 {
     (u128::from(*a) ^ u128::from(*b)).leading_zeros() as u8
 }
 
-/// Which of two candidates a rule prefers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Pick {
-    A,
-    B,
-}
-
-fn prefer(a: bool, b: bool) -> Option<Pick> {
+/// "Prefer the one for which `x` holds": `Less` for `a`, `Greater` for `b`, `None` if
+/// both or neither.
+#[inline]
+fn prefer(a: bool, b: bool) -> Option<Ordering> {
     match (a, b) {
-        (true, false) => Some(Pick::A),
-        (false, true) => Some(Pick::B),
+        (true, false) => Some(Ordering::Less),
+        (false, true) => Some(Ordering::Greater),
         _ => None,
     }
 }
@@ -193,116 +189,107 @@ fn prefer(a: bool, b: bool) -> Option<Pick> {
 /// Rule 2: "If Scope(SA) < Scope(SB): If Scope(SA) < Scope(D), then prefer SB and
 /// otherwise prefer SA. Similarly, if Scope(SB) < Scope(SA): If Scope(SB) < Scope(D),
 /// then prefer SA and otherwise prefer SB."
-fn rule_scope(a: Ipv6Scope, b: Ipv6Scope, d: Ipv6Scope) -> Option<Pick> {
+#[inline]
+fn rule_scope(a: Ipv6Scope, b: Ipv6Scope, d: Ipv6Scope) -> Option<Ordering> {
     match a.cmp(&b) {
-        Ordering::Less => Some(if a < d { Pick::B } else { Pick::A }),
-        Ordering::Greater => Some(if b < d { Pick::A } else { Pick::B }),
+        Ordering::Less => Some(if a < d {
+            Ordering::Greater
+        } else {
+            Ordering::Less
+        }),
+        Ordering::Greater => Some(if b < d {
+            Ordering::Less
+        } else {
+            Ordering::Greater
+        }),
         Ordering::Equal => None,
     }
 }
 
-/// Compares two candidates for `dst`: `Ordering::Less` if `a` is preferred,
-/// `Greater` if `b` is, `Equal` if no rule tells them apart; with the rule that decided
-/// ([`SrcRule::ListOrder`] for `Equal`).
+/// Compares two candidates for `dst` with the RFC 6724 §5 rules in order:
+/// `Ordering::Less` if `a` is preferred, `Greater` if `b` is, `Equal` if no rule tells
+/// them apart; with the rule that decided ([`SrcRule::ListOrder`] for `Equal`).
+///
+/// Rule 6 applies only when the policy table gave all three addresses a label (NetBSD's
+/// `ADDR_LABEL_NOTAPP`); the KAME "interface up" rule sits between 7 and 8, as in
+/// NetBSD.
 pub fn compare_sources(
     a: &Candidate,
     b: &Candidate,
     dst: &Destination,
     prefs: SrcPrefs,
 ) -> (Ordering, SrcRule) {
-    let decided = |p: Option<Pick>, rule| {
-        p.map(|p| {
-            (
-                match p {
-                    Pick::A => Ordering::Less,
-                    Pick::B => Ordering::Greater,
-                },
-                rule,
-            )
-        })
-    };
-    let temp = |c: &Candidate| match prefs.temp {
-        TempPref::Temporary => c.temporary,
-        TempPref::Public => !c.temporary,
-    };
-    let home = |c: &Candidate| match prefs.mobility {
-        MobilityPref::Home => c.home,
-        MobilityPref::CareOf => !c.home,
-    };
-    let label = |c: &Candidate| match (c.label, dst.label) {
-        (Some(l), Some(d)) => Some(l == d),
-        _ => None,
-    };
-    // Rule 6 applies only when every label is known (NetBSD's ADDR_LABEL_NOTAPP).
-    let rule6 = match (label(a), label(b)) {
-        (Some(x), Some(y)) => prefer(x, y),
-        _ => None,
-    };
-    decided(
+    macro_rules! rule {
+        ($test:expr, $rule:expr) => {
+            if let Some(o) = $test {
+                return (o, $rule);
+            }
+        };
+    }
+    // Rule 1: "If SA = D, then prefer SA. Similarly, if SB = D, then prefer SB."
+    rule!(
         prefer(a.addr == dst.addr, b.addr == dst.addr),
-        SrcRule::SameAddress,
-    )
-    .or_else(|| decided(rule_scope(a.scope, b.scope, dst.scope), SrcRule::Scope))
-    .or_else(|| decided(prefer(!a.deprecated, !b.deprecated), SrcRule::Deprecated))
-    .or_else(|| decided(prefer(home(a), home(b)), SrcRule::Home))
-    .or_else(|| decided(prefer(a.outgoing, b.outgoing), SrcRule::OutgoingInterface))
-    .or_else(|| {
-        decided(
-            prefer(a.next_hop_prefix, b.next_hop_prefix),
-            SrcRule::NextHopPrefix,
-        )
-    })
-    .or_else(|| decided(rule6, SrcRule::Label))
-    .or_else(|| decided(prefer(temp(a), temp(b)), SrcRule::Temporary))
-    .or_else(|| decided(prefer(a.if_up, b.if_up), SrcRule::InterfaceUp))
-    .or_else(|| {
-        decided(
-            match a.match_len.cmp(&b.match_len) {
-                Ordering::Greater => Some(Pick::A),
-                Ordering::Less => Some(Pick::B),
-                Ordering::Equal => None,
-            },
-            SrcRule::LongestMatch,
-        )
-    })
-    .unwrap_or((Ordering::Equal, SrcRule::ListOrder))
+        SrcRule::SameAddress
+    );
+    // Rule 2: appropriate scope.
+    rule!(rule_scope(a.scope, b.scope, dst.scope), SrcRule::Scope);
+    // Rule 3: "If SA is deprecated and SB is not, then prefer SB."
+    rule!(prefer(!a.deprecated, !b.deprecated), SrcRule::Deprecated);
+    // Rule 4: "If SA is a home address and SB is not, then prefer SA" (reversed by
+    // IPV6_PREFER_SRC_COA).
+    let home = |c: &Candidate| c.home == (prefs.mobility == MobilityPref::Home);
+    rule!(prefer(home(a), home(b)), SrcRule::Home);
+    // Rule 5: "If SA is assigned to the interface that will be used to send to D and SB
+    // is assigned to a different interface, then prefer SA."
+    rule!(prefer(a.outgoing, b.outgoing), SrcRule::OutgoingInterface);
+    // Rule 5.5: "If SA is in a prefix advertised by the next-hop and SB is not, then
+    // prefer SA."
+    rule!(
+        prefer(a.next_hop_prefix, b.next_hop_prefix),
+        SrcRule::NextHopPrefix
+    );
+    // Rule 6: "If Label(SA) = Label(D) and Label(SB) <> Label(D), then prefer SA."
+    if let (Some(la), Some(lb), Some(ld)) = (a.label, b.label, dst.label) {
+        rule!(prefer(la == ld, lb == ld), SrcRule::Label);
+    }
+    // Rule 7: "If SA is a temporary address and SB is a public address, then prefer SA"
+    // (reversed by IPV6_PREFER_SRC_PUBLIC).
+    let temp = |c: &Candidate| c.temporary == (prefs.temp == TempPref::Temporary);
+    rule!(prefer(temp(a), temp(b)), SrcRule::Temporary);
+    // KAME: prefer addresses on interfaces that are up.
+    rule!(prefer(a.if_up, b.if_up), SrcRule::InterfaceUp);
+    // Rule 8: "If CommonPrefixLen(SA, D) > CommonPrefixLen(SB, D), then prefer SA."
+    rule!(
+        Some(b.match_len.cmp(&a.match_len)).filter(|o| o.is_ne()),
+        SrcRule::LongestMatch
+    );
+    (Ordering::Equal, SrcRule::ListOrder)
 }
 
-/// Picks the best candidate for `dst` the way `in6_select_best_ia` walks its list
+/// Picks the best of `candidates` for `dst` the way `in6_select_best_ia` walks its list
 /// (keep the best so far; replace it when a rule prefers the new one; ties keep the
 /// earlier), and reports which rule decided: the latest rule needed to beat any other
-/// candidate. `candidates` is called twice (once to choose, once to explain) and must
-/// yield the same sequence both times. `None` for no candidates.
-pub fn select_best<I>(
-    candidates: impl Fn() -> I,
+/// candidate. Returns the winner's index; `None` for no candidates.
+pub fn select_best(
+    candidates: &[Candidate],
     dst: &Destination,
     prefs: SrcPrefs,
-) -> Option<(Candidate, SrcRule)>
-where
-    I: Iterator<Item = Candidate>,
-{
-    let mut best: Option<Candidate> = None;
-    for c in candidates() {
-        best = Some(match best {
-            None => c,
-            Some(b) => match compare_sources(&b, &c, dst, prefs).0 {
-                Ordering::Greater => c,
-                _ => b,
-            },
-        });
-    }
-    let best = best?;
-    let mut rule: Option<SrcRule> = None;
-    let mut seen_self = false;
-    for c in candidates() {
-        if !seen_self && c == best {
-            seen_self = true;
-            continue;
+) -> Option<(usize, SrcRule)> {
+    let mut best = 0;
+    for (i, c) in candidates.iter().enumerate().skip(1) {
+        if compare_sources(&candidates[best], c, dst, prefs).0 == Ordering::Greater {
+            best = i;
         }
-        let r = compare_sources(&best, &c, dst, prefs).1;
-        rule = Some(rule.map_or(r, |x| x.max(r)));
     }
-    Some((best, rule.unwrap_or(SrcRule::OnlyCandidate)))
+    let w = candidates.get(best)?;
+    let rule = candidates
+        .iter()
+        .enumerate()
+        .filter(|&(i, _)| i != best)
+        .map(|(_, c)| compare_sources(w, c, dst, prefs).1)
+        .max()
+        .unwrap_or(SrcRule::OnlyCandidate);
+    Some((best, rule))
 }
 
 /// Flags that keep an address out of the candidate set: not usable as a source.
@@ -463,12 +450,14 @@ fn select_best_ia(
             prefix_len,
         })
     };
-    let (best, rule) = select_best(
-        || ifs.addrs_in(&g, Family::Inet6).filter_map(|ia| cand(&ia)),
-        dst,
-        prefs,
-    )
-    .ok_or(SelectError::AddrNotAvailable { addr: None })?;
+    // One pass over the address list; the rules then run on plain values.
+    let cands: Vec<Candidate> = ifs
+        .addrs_in(&g, Family::Inet6)
+        .filter_map(|ia| cand(&ia))
+        .collect();
+    let (best, rule) =
+        select_best(&cands, dst, prefs).ok_or(SelectError::AddrNotAvailable { addr: None })?;
+    let best = cands[best];
     drop(g);
     Ok(Src6 {
         addr: best.addr,

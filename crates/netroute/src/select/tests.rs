@@ -388,7 +388,15 @@ fn compare_sources_on_values() {
         (Greater, SrcRule::Scope)
     );
     // select_best with nothing.
-    assert!(select_best(std::iter::empty, &d, prefs).is_none());
+    assert!(select_best(&[], &d, prefs).is_none());
+    assert_eq!(
+        select_best(&[base], &d, prefs),
+        Some((0, SrcRule::OnlyCandidate))
+    );
+    assert_eq!(
+        select_best(&[base, b, table[9].0], &d, prefs),
+        Some((2, SrcRule::LongestMatch))
+    );
 }
 
 // ------------------------------------------------------------------------ filters
