@@ -36,6 +36,31 @@ pub enum CacheUsed {
 /// Guarantees: the entry stays valid while this lives; the reference borrows the cache
 /// named by [`cache`](Self::cache), so that cache hands out no second reference
 /// meanwhile, and dropping this is the `rtcache_unref` on the right cache.
+///
+/// The caller's cache cannot be used again while the route is held (one reference
+/// per cache; the unref cannot be forgotten or aimed at the wrong cache):
+/// ```compile_fail
+/// # use std::sync::Arc;
+/// # use netroute::{ifnet::IfTable, psref::Domain, route::{RouteCache, RouteTables}};
+/// # use netroute::select::in6_selectroute;
+/// let rt = RouteTables::new(Arc::new(IfTable::new(Arc::new(Domain::new()))));
+/// let dst = "[2001:db8::1]:0".parse().unwrap();
+/// let mut ro = RouteCache::new();
+/// let r = in6_selectroute(&rt, &dst, None, &mut ro);
+/// ro.free();
+/// drop(r);
+/// ```
+/// and the route does not leave its thread (`!Send`, as a psref):
+/// ```compile_fail
+/// # use std::sync::Arc;
+/// # use netroute::{ifnet::IfTable, psref::Domain, route::{RouteCache, RouteTables}};
+/// # use netroute::select::in6_selectroute;
+/// let rt = RouteTables::new(Arc::new(IfTable::new(Arc::new(Domain::new()))));
+/// let dst = "[2001:db8::1]:0".parse().unwrap();
+/// let mut ro = RouteCache::new();
+/// let r = in6_selectroute(&rt, &dst, None, &mut ro);
+/// std::thread::scope(|s| { s.spawn(move || drop(r)); });
+/// ```
 #[derive(Debug)]
 pub struct SelectedRoute<'c> {
     route: RouteRef<'c>,

@@ -1330,3 +1330,124 @@ fn stack_default_prefers_public_when_configured() {
         scoped("2001:db8:1::d5e3:7953:13eb:22e8")
     );
 }
+
+// ------------------------------------------------------------------------ properties
+
+mod props {
+    use std::cmp::Ordering;
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    const POOL: &[&str] = &[
+        "2001:db8:1::1",
+        "2001:db8:1::2",
+        "2001:db8:2::1",
+        "2002:c633:6401::1",
+        "fd00::1",
+        "fe80::1%1",
+        "fe80::2%2",
+        "fec0::1",
+    ];
+
+    fn candidate() -> impl Strategy<Value = Candidate> {
+        (
+            0..POOL.len(),
+            any::<[bool; 6]>(),
+            proptest::option::of(0..3u8),
+            0..=128u8,
+        )
+            .prop_map(|(i, f, label, match_len)| {
+                let addr = scoped(POOL[i]);
+                Candidate {
+                    addr,
+                    scope: addr.scope(),
+                    deprecated: f[0],
+                    home: f[1],
+                    outgoing: f[2],
+                    next_hop_prefix: f[3],
+                    label,
+                    temporary: f[4],
+                    if_up: f[5],
+                    match_len,
+                    flags: NONE,
+                    prefix_len: 64,
+                }
+            })
+    }
+
+    fn info() -> impl Strategy<Value = DstInfo> {
+        let addrs = [
+            "2001:db8:1::1",
+            "2001:db8:9::1",
+            "fe80::1%1",
+            "2002:c633:6401::1",
+            "192.0.2.1",
+            "169.254.1.1",
+            "198.51.100.1",
+        ];
+        (
+            0..addrs.len(),
+            proptest::option::of(0..addrs.len()),
+            any::<[bool; 2]>(),
+            0..=128u8,
+        )
+            .prop_map(move |(d, s, f, len)| DstInfo {
+                dst: dst(addrs[d]),
+                src: s.map(|s| dst(addrs[s])),
+                src_deprecated: f[0],
+                src_home: f[1],
+                src_prefix_len: len,
+            })
+    }
+
+    proptest! {
+        /// The rules form a total preorder, so the walk's winner is never beaten, and
+        /// the answer does not depend on the list order except among ties.
+        #[test]
+        fn winner_is_never_beaten(
+            cands in proptest::collection::vec(candidate(), 1..16),
+            d in 0..POOL.len(),
+            public in any::<bool>(),
+        ) {
+            let policy = PolicyTable::rfc6724();
+            let dst = Destination::new(scoped(POOL[d]), &policy);
+            let prefs = SrcPrefs {
+                temp: if public { TempPref::Public } else { TempPref::Temporary },
+                ..SrcPrefs::default()
+            };
+            let (w, rule) = select_best(&cands, &dst, prefs).unwrap();
+            for c in &cands {
+                prop_assert_ne!(compare_sources(&cands[w], c, &dst, prefs).0, Ordering::Greater);
+            }
+            let mut rev = cands.clone();
+            rev.reverse();
+            let (w2, _) = select_best(&rev, &dst, prefs).unwrap();
+            prop_assert_eq!(compare_sources(&cands[w], &rev[w2], &dst, prefs).0, Ordering::Equal);
+            if cands.len() == 1 {
+                prop_assert_eq!(rule, SrcRule::OnlyCandidate);
+            }
+        }
+
+        /// Sorting never panics (the rules are not a total order across families), keeps
+        /// every destination, and puts usable ones first.
+        #[test]
+        fn destination_sort_is_a_permutation(
+            mut v in proptest::collection::vec(info(), 0..12),
+        ) {
+            let policy = PolicyTable::rfc6724();
+            let before = v.clone();
+            sort_infos(&mut v, &policy);
+            prop_assert_eq!(v.len(), before.len());
+            for x in &before {
+                prop_assert_eq!(
+                    v.iter().filter(|y| *y == x).count(),
+                    before.iter().filter(|y| *y == x).count()
+                );
+            }
+            let first_unusable = v.iter().position(|x| x.src.is_none()).unwrap_or(v.len());
+            prop_assert!(v[first_unusable..].iter().all(|x| x.src.is_none()));
+        }
+    }
+}
