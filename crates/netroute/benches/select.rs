@@ -4,6 +4,20 @@
 //!
 //! `cargo bench -p netroute --bench select -- --warm-up-time 1 --measurement-time 3`
 //!
+//! Measured once, quickly (2026-11-25, 2 shared cores with other builds running, the
+//! command above; criterion medians):
+//!
+//! | what | time |
+//! |---|---|
+//! | `in6_selectsrc`, 16 candidates, warm route cache | 1.53 µs |
+//! | `select_best`, the rules alone on the 16 candidates | 431 ns |
+//! | `in_selectsrc`, warm route cache | 63.5 ns |
+//!
+//! About a third of `in6_selectsrc` is the rules (two passes: choose, then name the
+//! deciding rule); the rest is building the candidates (address walk, interface and
+//! zone checks, policy lookup) and `in6_selectif` (route cache hit, interface
+//! reference).
+//!
 //! Setup: two interfaces; on each one link-local address and seven global ones (/64s
 //! of 2001:db8::/32, some temporary, one deprecated), so 16 IPv6 candidates; a default
 //! route through a global gateway on the first interface. The destination is off-link,

@@ -1,11 +1,11 @@
 //! `in6_selectsrc` and `in6_select_best_ia` of sys/netinet6/in6_src.c (1.85): IPv6
 //! source address selection, RFC 6724 §5.
 //!
-//! The candidates are compared pairwise with the rules in RFC order; each rule is a
-//! small function of two [`Candidate`]s that answers "A", "B" or "no decision". All
-//! candidate facts are computed once, inside the read section, into plain values, and
-//! the chosen address is copied out before the section ends (NetBSD's fix of returning
-//! a pointer into an `in6_ifaddr`).
+//! The candidates are compared pairwise with the rules in RFC order
+//! ([`compare_sources`]: one line per rule, each answering "A", "B" or "no decision").
+//! All candidate facts are computed once, inside one read section, into plain
+//! [`Candidate`] values, and the chosen address is copied out before the section ends
+//! (NetBSD's fix of returning a pointer into an `in6_ifaddr`).
 
 use std::cmp::Ordering;
 use std::fmt;
