@@ -1451,3 +1451,67 @@ mod props {
         }
     }
 }
+
+// ------------------------------------------------------------------------ concurrency
+
+/// Selection on one thread while another adds and removes addresses and routes: every
+/// answer is an address that was configured (copied out, never a dangling one), or a
+/// typed error; removals (which wait for references) never hang.
+#[test]
+fn selection_under_address_and_route_churn() {
+    let n = Net::new();
+    let e0 = n.eth("eth0");
+    let e1 = n.eth("eth1");
+    n.addr(e0, "2001:db8:1::1/64", NONE);
+    n.addr(e0, "192.0.2.1/24", NONE);
+    n.default6_ll(e0);
+    n.route(RouteSpec::new("0.0.0.0/0".parse().unwrap()).via([192, 0, 2, 254]));
+    let churn: Vec<Ipv6Addr> = (1..=8u16)
+        .map(|i| Ipv6Addr::new(0x2001, 0xdb8, 2, i, 0, 0, 0, 1))
+        .collect();
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let (mut ok6, mut ok4, mut errs) = (0u32, 0u32, 0u32);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            for round in 0..300 {
+                for (k, a) in churn.iter().enumerate() {
+                    let i = if k % 2 == 0 { e0 } else { e1 };
+                    n.ifs.add_addr(i, AddrSpec::new(*a, 64)).unwrap();
+                    if round % 4 == 0 {
+                        let p: IpNet = format!("2001:db8:9:{k}::/64").parse().unwrap();
+                        n.rt.add(&RouteSpec::new(p).dev(i)).unwrap();
+                        n.rt.delete(&RouteKey::new(p)).unwrap();
+                    }
+                }
+                for (k, a) in churn.iter().enumerate() {
+                    let i = if k % 2 == 0 { e0 } else { e1 };
+                    n.ifs
+                        .remove_addr(i, IfaAddr::V6(scoped(&a.to_string())))
+                        .unwrap();
+                }
+            }
+            stop.store(true, std::sync::atomic::Ordering::Release);
+        });
+        let mut ro6 = RouteCache::new();
+        let mut ro4 = RouteCache::new();
+        let ctx = n.ctx();
+        let d6 = sa6("2001:db8:9:3::1");
+        while !stop.load(std::sync::atomic::Ordering::Acquire) {
+            match in6_selectsrc(&ctx, &d6, None, None, &mut ro6, None) {
+                Ok(s) => {
+                    let a = s.addr.addr();
+                    assert!(a == v6("2001:db8:1::1") || churn.contains(&a), "{a}");
+                    ok6 += 1;
+                }
+                Err(e) => {
+                    assert_eq!(e, SelectError::AddrNotAvailable { addr: None });
+                    errs += 1;
+                }
+            }
+            let s = in_selectsrc(&n.rt, Ipv4Addr::new(198, 51, 100, 1), &mut ro4, false, None);
+            assert_eq!(s.unwrap().addr, Ipv4Addr::new(192, 0, 2, 1));
+            ok4 += 1;
+        }
+    });
+    assert!(ok6 > 0 && ok4 > 0, "{ok6} {ok4} {errs}");
+}
