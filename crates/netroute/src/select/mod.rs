@@ -41,6 +41,47 @@
 //! * Scoped addresses carry their zone as a field and a missing zone is an error,
 //!   never a default-zone guess.
 //! * Answers say what decided ([`SrcRule`], [`DstRule`], [`IfVia`], [`Src4Via`]).
+//!
+//! ```
+//! use std::sync::Arc;
+//! use netroute::addr::{ScopedAddr, SockAddrIn6};
+//! use netroute::ifnet::{AddrSpec, IfConfig, IfFlags, IfTable, IfaAddr, In6Flags};
+//! use netroute::psref::Domain;
+//! use netroute::route::{RouteCache, RouteSpec, RouteTables};
+//! use netroute::select::{
+//!     PolicyHolder, SelectConfig, SelectCtx, SrcRule, in6_selectsrc, sort_destinations,
+//! };
+//!
+//! let ifs = Arc::new(IfTable::new(Arc::new(Domain::new())));
+//! let routes = RouteTables::new(Arc::clone(&ifs));
+//! let eth0 = ifs.attach(IfConfig::new("eth0").flags(IfFlags::UP))?;
+//! ifs.add_addr(eth0, AddrSpec::new("2001:db8:1::2".parse::<std::net::Ipv6Addr>()?, 64))?;
+//! let tmp = "2001:db8:1::77".parse::<std::net::Ipv6Addr>()?;
+//! ifs.add_addr(eth0, AddrSpec::new(tmp, 64).with_flags(In6Flags::TEMPORARY))?;
+//! ifs.add_addr(eth0, AddrSpec::new([192, 0, 2, 1], 24))?;
+//! routes.add(&RouteSpec::new("::/0".parse()?).via("2001:db8:1::fe".parse::<std::net::IpAddr>()?))?;
+//!
+//! // What the Stack owns: a policy holder (replaceable at run time) and the tunables.
+//! let policy = PolicyHolder::default();
+//! let config = SelectConfig::default();
+//! let table = policy.load(); // one table for the whole call
+//! let ctx = SelectCtx { routes: &routes, policy: &table, config: &config };
+//!
+//! // A socket connecting to 2001:db8:9::1 (its route cache lives in the PCB).
+//! let mut ro = RouteCache::new();
+//! let dst = SockAddrIn6::new("2001:db8:9::1".parse()?, 443, 0, None)?;
+//! let src = in6_selectsrc(&ctx, &dst, None, None, &mut ro, None)?;
+//! assert_eq!(src.addr.addr(), tmp); // RFC 6724 default: temporary addresses first
+//! assert_eq!(src.rule, SrcRule::Temporary);
+//!
+//! // getaddrinfo-style ordering: IPv6 (precedence 40) before IPv4 (35).
+//! let v4 = IfaAddr::V4("192.0.2.80".parse()?);
+//! let v6 = IfaAddr::V6(ScopedAddr::new("2001:db8:9::1".parse()?, None)?);
+//! let order = sort_destinations(&ctx, &[v4, v6]);
+//! assert_eq!(order[0].dst, v6);
+//! assert_eq!(order[1].src, Some(IfaAddr::V4("192.0.2.1".parse()?)));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 #![forbid(unsafe_code)]
 
 mod dest;
