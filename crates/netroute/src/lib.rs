@@ -23,6 +23,7 @@ pub mod timewait;
 pub use psref;
 
 pub mod route;
+pub mod select;
 pub mod stack;
 
 pub use stack::{Stack, StackConfig, StackError, TickReport};

@@ -289,12 +289,33 @@ impl RouteCache {
         self.lookup2(t, dst.into(), false)
     }
 
-    fn lookup2<'s>(
+    /// `rtcache_lookup` followed by a check of the route: if `accept` refuses it, the
+    /// reference is released and the cache emptied (`rtcache_unref` +
+    /// `rtcache_free`, as `in6_selectroute` does for a next hop that is not a
+    /// neighbour) and the answer is `None`. `hit` is as for [`lookup`](Self::lookup).
+    pub fn lookup_checked<'s>(
         &'s mut self,
         t: &'s RouteTables,
+        dst: impl Into<IfaAddr>,
+        accept: impl FnOnce(&super::RtEntry) -> bool,
+    ) -> (Option<RouteRef<'s>>, bool) {
+        let (r, hit) = self.lookup2(t, dst.into(), true);
+        match r {
+            Some(r) if accept(&r) => (Some(r), hit),
+            r => {
+                drop(r);
+                self.free();
+                (None, hit)
+            }
+        }
+    }
+
+    fn lookup2<'t>(
+        &mut self,
+        t: &'t RouteTables,
         dst: IfaAddr,
         report: bool,
-    ) -> (Option<RouteRef<'s>>, bool) {
+    ) -> (Option<RouteRef<'t>>, bool) {
         if self.dst == Some(dst) {
             if let Some(r) = self.try_validate(t) {
                 return (Some(r), true);
