@@ -15,6 +15,7 @@
 #![deny(unsafe_code)]
 
 pub mod addr;
+pub mod flow;
 pub mod ifnet;
 pub mod synth;
 pub mod timewait;

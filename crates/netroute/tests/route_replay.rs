@@ -63,7 +63,9 @@ fn inside(r: &mut Rng, p: &IpNet) -> IpAddr {
             ))
         }
         IpNet::V6(n) => {
-            let host = u128::MAX.checked_shr(u32::from(n.prefix_len())).unwrap_or(0);
+            let host = u128::MAX
+                .checked_shr(u32::from(n.prefix_len()))
+                .unwrap_or(0);
             let x = (u128::from(r.next_u64()) << 64) | u128::from(r.next_u64());
             IpAddr::V6(Ipv6Addr::from(u128::from(n.network()) | (x & host)))
         }
@@ -155,9 +157,7 @@ fn ris_replay_matches_the_model() {
     for (s, r) in specs.iter().zip(&res) {
         let info = r.as_ref().unwrap_or_else(|e| panic!("load {}: {e}", s.dst));
         assert_eq!(info.dst, s.dst);
-        let old = models[model_of(&s.dst)]
-            .routes
-            .insert(s.dst, info.gateway);
+        let old = models[model_of(&s.dst)].routes.insert(s.dst, info.gateway);
         assert!(old.is_none(), "RIS prefix {} collides", s.dst);
     }
     println!(

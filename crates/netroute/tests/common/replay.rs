@@ -148,7 +148,12 @@ impl World {
         .unwrap();
         let eth1 = ifs.attach(IfConfig::new("eth1").flags(up)).unwrap();
         address_eth1(&ifs, eth1);
-        Self { ifs, rt, eth0, eth1 }
+        Self {
+            ifs,
+            rt,
+            eth0,
+            eth1,
+        }
     }
 }
 
