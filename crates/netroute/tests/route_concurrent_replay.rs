@@ -92,7 +92,7 @@ fn eth2_gateway(v6: bool) -> IpAddr {
 
 /// The gateway slot of an update: 0–3 on eth0/eth1, 4 on eth2 (one update in 8).
 fn slot_of(p: &IpNet, pos: u64) -> usize {
-    if mix(replay::hash_prefix(p), pos ^ 0x5a5a) % 8 == 0 {
+    if mix(replay::hash_prefix(p), pos ^ 0x5a5a).is_multiple_of(8) {
         4
     } else {
         gw_index(p, pos)
@@ -207,7 +207,7 @@ fn forwarders_never_see_a_retired_route_during_the_real_stream() {
                     }
                     let (d, cache) = &mut flows[f];
                     let s0 = seq.load(Ordering::SeqCst);
-                    if (x >> 8) % 16 == 0 {
+                    if (x >> 8).is_multiple_of(16) {
                         // A plain table lookup (rtalloc1) now and then.
                         if let Some(e) = w.rt.lookup(*d, false) {
                             check(&e, d, s0);
@@ -218,7 +218,7 @@ fn forwarders_never_see_a_retired_route_during_the_real_stream() {
                             if hit {
                                 hits.fetch_add(1, Ordering::Relaxed);
                             }
-                            if (x >> 12) % 64 == 0 {
+                            if (x >> 12).is_multiple_of(64) {
                                 // Hold the reference across a yield: deletes and
                                 // changes must wait for it.
                                 std::thread::yield_now();
