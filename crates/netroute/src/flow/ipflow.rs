@@ -408,6 +408,14 @@ struct Flow {
 ///   validated for that packet, to an interface that was up (module docs);
 /// * the fast path takes no lock and writes nothing shared;
 /// * `Send` but not `Sync`: one table per thread.
+///
+/// One table may hold flows of both families under one limit; a forwarder that wants
+/// NetBSD's separate `ip_maxflows` / `ip6_maxflows` keeps two tables.
+///
+/// ```compile_fail
+/// fn sync<T: Sync>() {}
+/// sync::<netroute::flow::FlowTable>();
+/// ```
 pub struct FlowTable {
     config: FlowConfig,
     clock: Arc<dyn Clock>,
@@ -746,8 +754,8 @@ fn fold_uses(t: &RouteTables, mut cache: RouteCache, uses: u64) {
     }
 }
 
-/// Rule 9 (interface) of the module docs: the interface index and MTU.
-fn interface_up(t: &RouteTables, rt: &RouteRef<'_>) -> Result<(IfIndex, u32), SlowReason> {
+/// Rule 9 (interface) of the module docs, for the slow timer.
+fn interface_up(t: &RouteTables, rt: &RouteRef<'_>) -> Result<(), SlowReason> {
     let idx = rt.ifindex().ok_or(SlowReason::InterfaceGone)?;
     let g = t.domain().read();
     let ifp = t
@@ -758,21 +766,24 @@ fn interface_up(t: &RouteTables, rt: &RouteRef<'_>) -> Result<(IfIndex, u32), Sl
     if !ifp.is_up() {
         return Err(SlowReason::InterfaceDown);
     }
-    Ok((idx, ifp.mtu()))
+    Ok(())
 }
 
-/// Rules 6–11 of the module docs.
+/// Rules 6–11 of the module docs, under one read section: the route and its
+/// interface are checked without references, and the route's passive reference is
+/// taken only for a packet cleared to go.
 #[inline]
 fn check_route<'s>(
     t: &'s RouteTables,
-    cache: &'s mut RouteCache,
+    cache: &mut RouteCache,
     pkt: &Packet,
 ) -> Result<Forward<'s>, SlowReason> {
     if !pkt.checksum_ok {
         return Err(SlowReason::BadChecksum);
     }
-    let route = cache.validate(t).ok_or(SlowReason::RouteChanged)?;
-    let flags = route.flags();
+    let g = t.domain().read();
+    let e = cache.validate_in(t, &g).ok_or(SlowReason::RouteChanged)?;
+    let flags = e.flags();
     if flags.contains(RtFlags::BLACKHOLE) {
         return Err(SlowReason::Blackhole);
     }
@@ -782,8 +793,17 @@ fn check_route<'s>(
     if flags.contains(RtFlags::BROADCAST) {
         return Err(SlowReason::Broadcast);
     }
-    let (ifindex, if_mtu) = interface_up(t, &route)?;
-    let rt_mtu = route.metrics().mtu;
+    let ifindex = e.ifindex().ok_or(SlowReason::InterfaceGone)?;
+    let ifp = t
+        .ifs()
+        .byindex(&g, ifindex)
+        .filter(|i| i.attach_id() == e.if_attach_id())
+        .ok_or(SlowReason::InterfaceGone)?;
+    if !ifp.is_up() {
+        return Err(SlowReason::InterfaceDown);
+    }
+    let if_mtu = ifp.mtu();
+    let rt_mtu = e.metrics().mtu;
     let mtu = if rt_mtu != 0 && rt_mtu < if_mtu {
         rt_mtu
     } else {
@@ -795,9 +815,9 @@ fn check_route<'s>(
     if pkt.ttl <= TTL_DEC {
         return Err(SlowReason::TtlExpired);
     }
-    let next_hop = route.next_hop(pkt.key.dst());
+    let next_hop = e.next_hop(pkt.key.dst());
     Ok(Forward {
-        route,
+        route: RouteRef(e.acquire()),
         ifindex,
         next_hop,
         ttl: pkt.ttl - TTL_DEC,

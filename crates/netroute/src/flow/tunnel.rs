@@ -232,6 +232,11 @@ pub struct TunnelStats {
 /// Guarantees: `Send`, not `Sync` (owned by one thread); every route it returns was
 /// validated or looked up for the tunnel's current destination and does not go out
 /// through the tunnel itself.
+///
+/// ```compile_fail
+/// fn sync<T: Sync>() {}
+/// sync::<netroute::flow::TunnelRoute>();
+/// ```
 #[derive(Debug)]
 pub struct TunnelRoute {
     tunnel: Arc<Tunnel>,
@@ -256,7 +261,8 @@ impl TunnelRoute {
         self.cache.has_route()
     }
 
-    /// The route to the outer destination (`rtcache_lookup`), then the loop check:
+    /// The route to the outer destination (`rtcache_lookup`: a miss is reported as
+    /// [`RouteEvent::Miss`](crate::route::RouteEvent::Miss)), then the loop check:
     /// if the route's interface is the tunnel itself, the cache is freed and the call
     /// fails with [`TunnelError::Loop`]. A reject or blackhole route fails with
     /// [`TunnelError::Route`].
@@ -279,7 +285,7 @@ impl TunnelRoute {
         // the decision and the final validation, decide again.
         for _ in 0..4 {
             let (hit, verdict) = {
-                let (rt, hit) = self.cache.lookup_noclone(t, dst);
+                let (rt, hit) = self.cache.lookup(t, dst);
                 let verdict = match &rt {
                     None => Err(TunnelError::NoRoute { dst }),
                     Some(r) if r.ifindex() == Some(tunnel) => {

@@ -32,8 +32,10 @@ use std::marker::PhantomData;
 
 use crate::ifnet::IfaAddr;
 
+use psref::{ReadGuard, Shared};
+
 use super::table::Handle;
-use super::{RouteError, RouteRef, RouteTables};
+use super::{RouteError, RouteRef, RouteTables, RtEntry};
 
 /// A route cache (`struct route`).
 ///
@@ -141,6 +143,31 @@ impl RouteCache {
         }
         let g = t.domain().read();
         t.load_handle(&g, h).map(|e| RouteRef(e.acquire()))
+    }
+
+    /// `rtcache_validate` inside the caller's read section `g`, taking no passive
+    /// reference: the entry is valid until the section ends. For a fast path that
+    /// also needs the route's interface ([`IfTable::byindex`](crate::ifnet::IfTable::byindex))
+    /// under the same section and takes a reference only once it decided
+    /// (`flow::FlowTable::forward`). As [`validate`](Self::validate), a failure forgets
+    /// the handle. The generation is compared inside the section, which covers the
+    /// same window as [`validate`](Self::validate)'s compare before it.
+    #[inline]
+    pub(crate) fn validate_in<'t, 'g>(
+        &mut self,
+        t: &'t RouteTables,
+        g: &'g ReadGuard<'t>,
+    ) -> Option<Shared<'g, 't, RtEntry>> {
+        let h = self.rt?;
+        let found = if self.generation == t.generation_relaxed() && self.tables == t.id() {
+            t.load_handle(g, h)
+        } else {
+            None
+        };
+        if found.is_none() {
+            self.rt = None;
+        }
+        found
     }
 
     /// `rtcache_validate`: the cached route if no route of either family changed since
