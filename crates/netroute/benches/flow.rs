@@ -8,6 +8,20 @@
 //!
 //! 1,000 synthetic /24 routes through 4 gateways on one interface; the hit path does not
 //! depend on the table size (no LPM on a hit).
+//!
+//! Measured once (2026-11-25, 2 shared cores under load from other jobs, psref in
+//! membarrier mode; criterion medians, `--warm-up-time 1 --measurement-time 3`):
+//!
+//! | what | time |
+//! |---|---|
+//! | `forward` hit, 1 flow | 56.5 ns |
+//! | `forward` hit, 256 flows round robin | 58.4 ns |
+//! | `forward` miss (no flow) | 14.3 ns |
+//! | `RouteTables::lookup`, fresh, 256 dsts (1,000 routes, psref) | 79.4 ns |
+//!
+//! A hit = header rules + flow hash probe (~14 ns, the miss figure) + one read section
+//! with the cache validation, the interface lookup by index (`IfTable::byindex`, ~23 %
+//! of the hit in `perf`) and one psref acquire/release for the route handed out.
 
 use std::hint::black_box;
 use std::net::Ipv4Addr;
