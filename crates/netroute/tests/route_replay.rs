@@ -12,7 +12,7 @@
 //! FIB is not yet behind the seam), so each add or delete copies the hash map of its
 //! prefix length (~657 k entries for IPv4 /24) and every request synchronizes. The
 //! default run therefore replays a deterministic prefix of each stream (the first
-//! `NETROUTE_REPLAY_UPDATES`, default 10 000 per family, in time order);
+//! `NETROUTE_REPLAY_UPDATES`, default 50 000 per family, in time order);
 //! `NETROUTE_FULL_REPLAY=1` replays all 1.39 M + 1.24 M updates (see the measured times
 //! in the test output and the report). Skipped, with a printed reason, without
 //! `../shared/data`.
@@ -145,7 +145,7 @@ fn updates_to_replay(all: &[Update]) -> &[Update] {
     let n = std::env::var("NETROUTE_REPLAY_UPDATES")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(10_000usize);
+        .unwrap_or(50_000usize);
     &all[..n.min(all.len())]
 }
 
