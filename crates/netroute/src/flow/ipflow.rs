@@ -375,6 +375,9 @@ pub enum NotCreated {
     /// The route cache has no destination.
     #[error("route cache has no destination")]
     NoDestination,
+    /// The route cache is for another destination than the packet's.
+    #[error("route cache is for another destination")]
+    OtherDestination,
 }
 
 /// What one [`FlowTable::slow_timer`] run removed.
@@ -614,8 +617,11 @@ impl FlowTable {
             return Err(NotCreated::Icmp);
         }
         header_check(&self.config, pkt).map_err(NotCreated::Ineligible)?;
-        if ro.dst().is_none() {
-            return Err(NotCreated::NoDestination);
+        let dst = flow_dst(&pkt.key).map_err(NotCreated::Ineligible)?;
+        match ro.dst() {
+            None => return Err(NotCreated::NoDestination),
+            Some(d) if d != dst => return Err(NotCreated::OtherDestination),
+            Some(_) => {}
         }
         let mut cache = RouteCache::new();
         if cache.copy_from(t, ro).is_err() {

@@ -422,6 +422,22 @@ fn header_rules_send_packets_to_the_slow_path() {
         let mut ro = RouteCache::new();
         let _ = ro.lookup(&w.rt, ifa(icmp.key.dst()));
         assert_eq!(flows.create(&w.rt, &icmp, &mut ro), Err(NotCreated::Icmp));
+        // The slow path's cache must be for the packet's destination.
+        let mut elsewhere = RouteCache::new();
+        assert_eq!(
+            flows.create(&w.rt, &icmp, &mut RouteCache::new()),
+            Err(NotCreated::Icmp)
+        );
+        assert_eq!(
+            flows.create(&w.rt, &pkt(f, 2), &mut elsewhere),
+            Err(NotCreated::NoDestination)
+        );
+        let _ = elsewhere.lookup(&w.rt, ifa(pkt(f, 3).key.dst()));
+        assert_eq!(
+            flows.create(&w.rt, &pkt(f, 2), &mut elsewhere),
+            Err(NotCreated::OtherDestination)
+        );
+        assert!(!flows.contains(&pkt(f, 2).key));
         // A disabled table forwards nothing and creates nothing.
         let mut off = table(&w, 0);
         assert_eq!(off.create(&w.rt, &p, &mut ro), Err(NotCreated::Disabled));
