@@ -582,3 +582,32 @@ fn tunnel_nesting_is_capped() {
         assert_eq!(ro.stats().too_deep, 2);
     });
 }
+
+#[test]
+fn a_forwarded_route_stays_valid_while_its_delete_waits() {
+    both(|f| {
+        let w = world(f);
+        let far = net(f.far);
+        w.rt.add(&RouteSpec::new(far).via(ip(f.gw0))).unwrap();
+        let mut flows = table(&w, 8);
+        let p = pkt(f, 0);
+        slow_path(&w, &mut flows, &p).unwrap();
+        let Verdict::Forward(fw) = flows.forward(&w.rt, &p) else {
+            panic!("not forwarded")
+        };
+        std::thread::scope(|s| {
+            let deleter = s.spawn(|| w.rt.delete(&RouteKey::new(far)).unwrap());
+            std::thread::sleep(Duration::from_millis(50));
+            // The packet is still being sent: its route must not go away under it.
+            assert!(!deleter.is_finished(), "delete returned under a reference");
+            assert!(fw.route.is_intact());
+            assert_eq!(fw.route.dst(), far);
+            drop(fw);
+            deleter.join().unwrap();
+        });
+        assert_eq!(
+            flows.forward(&w.rt, &p).slow_reason(),
+            Some(SlowReason::RouteChanged)
+        );
+    });
+}
