@@ -8,14 +8,13 @@
 //! the route sets must be equal. Every request's outcome is also checked against the
 //! model (a withdraw of an absent prefix must fail with `NoSuchRoute`).
 //!
-//! Runtime: the tables' FIB is still the simple copy-on-write `HashFib` (the compiled
-//! FIB is not yet behind the seam), so each add or delete copies the hash map of its
-//! prefix length (~657 k entries for IPv4 /24) and every request synchronizes. The
-//! default run therefore replays a deterministic prefix of each stream (the first
-//! `NETROUTE_REPLAY_UPDATES`, default 50 000 per family, in time order);
-//! `NETROUTE_FULL_REPLAY=1` replays all 1.39 M + 1.24 M updates (see the measured times
-//! in the test output and the report). Skipped, with a printed reason, without
-//! `../shared/data`.
+//! Runtime: the default run replays a deterministic prefix of each stream (the first
+//! `NETROUTE_REPLAY_UPDATES`, default 50 000 per family, in time order): ~8 s of replay
+//! in the test profile. `NETROUTE_FULL_REPLAY=1` replays all 1.39 M + 1.24 M updates:
+//! measured 2026-11-25, test profile (opt-level 1), 2 shared cores under load, niced:
+//! 2,631,656 updates (65,508 adds, 2,500,334 changes, 64,307 deletes, 1,507 withdraws
+//! of absent prefixes) in 223 s wall, zero mismatches, equal route sets at the end.
+//! Skipped, with a printed reason, without `../shared/data`.
 #![cfg(not(loom))]
 
 mod common;
