@@ -27,6 +27,43 @@
 //! (`Sync`); each thread derives its own [`TunnelRoute`] from it, which notices an
 //! endpoint change through the tunnel's version number instead of NetBSD's
 //! `percpu_foreach` flush of every CPU's cache.
+//!
+//! ```
+//! use std::net::Ipv4Addr;
+//! use std::sync::Arc;
+//! use netroute::flow::{FlowConfig, FlowTable, Packet, SlowReason, Verdict};
+//! use netroute::ifnet::{AddrSpec, IfConfig, IfFlags, IfTable, SystemClock};
+//! use netroute::psref::Domain;
+//! use netroute::route::{RouteCache, RouteSpec, RouteTables};
+//!
+//! let ifs = Arc::new(IfTable::new(Arc::new(Domain::new())));
+//! let rt = RouteTables::new(Arc::clone(&ifs));
+//! let eth0 = ifs.attach(IfConfig::new("eth0").flags(IfFlags::UP | IfFlags::BROADCAST))?;
+//! ifs.add_addr(eth0, AddrSpec::new([192, 0, 2, 1], 24))?;
+//! rt.add(&RouteSpec::new("10.0.0.0/8".parse()?).via([192, 0, 2, 254]))?;
+//!
+//! // One flow table per forwarder thread.
+//! let mut flows = FlowTable::new(FlowConfig::default(), Arc::new(SystemClock::new()));
+//! let dst = Ipv4Addr::new(10, 1, 2, 3);
+//! let pkt = Packet::v4(Ipv4Addr::new(198, 51, 100, 9), dst, 0, 64, 17, 1200);
+//! assert_eq!(flows.forward(&rt, &pkt).slow_reason(), Some(SlowReason::NoFlow));
+//!
+//! // The slow path routes the packet with its own cache, then makes the flow.
+//! let mut ro = RouteCache::new();
+//! assert!(ro.lookup(&rt, dst).0.is_some());
+//! flows.create(&rt, &pkt, &mut ro)?;
+//!
+//! // The next packets take the fast path.
+//! match flows.forward(&rt, &pkt) {
+//!     Verdict::Forward(fw) => {
+//!         assert_eq!(fw.ifindex, eth0);
+//!         assert_eq!(fw.next_hop, Ipv4Addr::new(192, 0, 2, 254));
+//!         assert_eq!(fw.ttl, 63);
+//!     }
+//!     Verdict::Slow(why) => panic!("{why:?}"),
+//! }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 #![forbid(unsafe_code)]
 
 mod ipflow;
