@@ -16,6 +16,7 @@
 
 pub mod addr;
 pub mod clock;
+pub mod flow;
 pub mod ifnet;
 pub mod synth;
 pub mod timewait;

@@ -541,7 +541,8 @@ impl RouteTables {
         if due.is_empty() {
             return 0;
         }
-        self.remove_where(t, rib, |_, r| due.contains(&r.id)).len()
+        self.remove_where(t, rib, None, |_, r| due.contains(&r.id))
+            .len()
     }
 
     /// The domain whose read sections protect routes and interfaces.
@@ -1170,22 +1171,28 @@ impl RouteTables {
             return Err(RouteError::LocalRoute { dst });
         }
         let id = r.id;
-        let mut out = self.remove_where(t, rib, |kk, rr| *kk == key && rr.id == id);
+        let mut out = self.remove_where(t, rib, Some(key), |kk, rr| *kk == key && rr.id == id);
         out.pop().ok_or(RouteError::NoSuchRoute { dst })
     }
 
-    /// Deletes every route of `t` matching `pred`, in the two phases described in the
-    /// module docs; consumes the RIB lock. Returns the deleted routes.
+    /// Deletes every route of `t` matching `pred` (only among the routes of key `only`
+    /// if given: a single delete must not scan the whole RIB), in the two phases
+    /// described in the module docs; consumes the RIB lock. Returns the deleted routes.
     fn remove_where<P: Afi>(
         &self,
         t: &RouteTable<P>,
         mut rib: MutexGuard<'_, Rib<P>>,
+        only: Option<P>,
         pred: impl Fn(&P, &RibRoute) -> bool,
     ) -> Vec<RouteInfo> {
         let mut changes = Vec::new();
         let mut gone = Vec::new();
         let mut empty = Vec::new();
-        for (k, v) in rib.routes.iter_mut() {
+        let scope: Box<dyn Iterator<Item = (&P, &mut Vec<RibRoute>)> + '_> = match only {
+            Some(key) => Box::new(rib.routes.range_mut(key..=key)),
+            None => Box::new(rib.routes.iter_mut()),
+        };
+        for (k, v) in scope {
             let best = v[0].idx;
             let before = v.len();
             v.retain(|r| {
@@ -1350,8 +1357,12 @@ impl RouteTables {
     /// route through interface `index` (local ones included) and returns how many.
     /// Called by the interface layer's detach.
     pub fn delete_routes_through(&self, index: IfIndex) -> usize {
-        let a = self.remove_where(&self.v4, self.v4.lock(), |_, r| r.ifindex == Some(index));
-        let b = self.remove_where(&self.v6, self.v6.lock(), |_, r| r.ifindex == Some(index));
+        let a = self.remove_where(&self.v4, self.v4.lock(), None, |_, r| {
+            r.ifindex == Some(index)
+        });
+        let b = self.remove_where(&self.v6, self.v6.lock(), None, |_, r| {
+            r.ifindex == Some(index)
+        });
         a.len() + b.len()
     }
 
@@ -1454,10 +1465,10 @@ impl RouteTables {
         }
         match ifa.family() {
             Family::Inet6 => {
-                self.remove_where(&self.v6, self.v6.lock(), |_, r| owned(r, ifa));
+                self.remove_where(&self.v6, self.v6.lock(), None, |_, r| owned(r, ifa));
             }
             _ => {
-                self.remove_where(&self.v4, self.v4.lock(), |_, r| owned(r, ifa));
+                self.remove_where(&self.v4, self.v4.lock(), None, |_, r| owned(r, ifa));
             }
         }
     }
