@@ -4,19 +4,21 @@
 //!
 //! `cargo bench -p netroute --bench select -- --warm-up-time 1 --measurement-time 3`
 //!
-//! Measured once, quickly (2026-11-25, 2 shared cores with other builds running, the
-//! command above; criterion medians):
+//! Measured quickly (2026-11-25, 2 cores shared with other builds: load average
+//! about 10 during the runs, so criterion's wall-clock figures are inflated; the
+//! command above; criterion medians of the last run):
 //!
 //! | what | time |
 //! |---|---|
-//! | `in6_selectsrc`, 16 candidates, warm route cache | 1.53 µs |
-//! | `select_best`, the rules alone on the 16 candidates | 431 ns |
-//! | `in_selectsrc`, warm route cache | 63.5 ns |
+//! | `in6_selectsrc`, 16 candidates, warm route cache | 1.76 µs |
+//! | `select_best`, the rules alone on the 16 candidates (32 ranks) | 492 ns |
+//! | `in_selectsrc`, warm route cache | 80.7 ns |
 //!
-//! About a third of `in6_selectsrc` is the rules (two passes: choose, then name the
-//! deciding rule); the rest is building the candidates (address walk, interface and
-//! zone checks, policy lookup) and `in6_selectif` (route cache hit, interface
-//! reference).
+//! An earlier run at a somewhat lower load gave 1.53 µs / 431 ns / 63.5 ns; the first
+//! version (candidates built twice, rules as an `Option` chain) took 3.5 µs for
+//! `in6_selectsrc`. About a quarter of `in6_selectsrc` is the rules; the rest is
+//! building the candidates (address walk, interface and zone checks, policy lookup)
+//! and `in6_selectif` (route cache hit, interface reference).
 //!
 //! Setup: two interfaces; on each one link-local address and seven global ones (/64s
 //! of 2001:db8::/32, some temporary, one deprecated), so 16 IPv6 candidates; a default

@@ -175,34 +175,80 @@ pub(crate) fn common_prefix_len(a: &Ipv6Addr, b: &Ipv6Addr) -> u8 {
     (u128::from(*a) ^ u128::from(*b)).leading_zeros() as u8
 }
 
-/// "Prefer the one for which `x` holds": `Less` for `a`, `Greater` for `b`, `None` if
-/// both or neither.
+/// Every rule of RFC 6724 §5 prefers one value of a per-candidate fact (given the
+/// destination and the preferences), so the rules together are a lexicographic order on
+/// one packed rank: rule 1 in the most significant bits, rule 8 in the least. A higher
+/// rank is preferred, equal ranks tie, and the highest bit where two ranks differ names
+/// the rule that decided. The bit fields, least significant first:
+const MATCH_LEN: u32 = 0; // 8 bits: rule 8
+const IF_UP: u32 = 8; // KAME
+const TEMPORARY: u32 = 9; // rule 7
+const LABEL: u32 = 10; // rule 6
+const NEXT_HOP: u32 = 11; // rule 5.5
+const OUTGOING: u32 = 12; // rule 5
+const HOME: u32 = 13; // rule 4
+const NOT_DEPRECATED: u32 = 14; // rule 3
+const SCOPE: u32 = 15; // 5 bits: rule 2
+const SAME: u32 = 20; // rule 1
+
+/// The rank of `c` for `dst` (see [`MATCH_LEN`] and the other fields).
 #[inline]
-fn prefer(a: bool, b: bool) -> Option<Ordering> {
-    match (a, b) {
-        (true, false) => Some(Ordering::Less),
-        (false, true) => Some(Ordering::Greater),
-        _ => None,
-    }
+fn rank(c: &Candidate, dst: &Destination, prefs: SrcPrefs) -> u32 {
+    let bit = |b: bool, at: u32| u32::from(b) << at;
+    // Rule 1: "If SA = D, then prefer SA. Similarly, if SB = D, then prefer SB."
+    bit(c.addr == dst.addr, SAME)
+        // Rule 2: "If Scope(SA) < Scope(SB): If Scope(SA) < Scope(D), then prefer SB
+        // and otherwise prefer SA. Similarly, if Scope(SB) < Scope(SA): If Scope(SB) <
+        // Scope(D), then prefer SA and otherwise prefer SB." Equivalently: scopes at
+        // least as wide as D's first, the narrowest of those; then, below D's, the
+        // widest.
+        | (match c.scope >= dst.scope {
+            true => 0x10 | u32::from(0xf - c.scope.value()),
+            false => u32::from(c.scope.value()),
+        }) << SCOPE
+        // Rule 3: "If SA is deprecated and SB is not, then prefer SB."
+        | bit(!c.deprecated, NOT_DEPRECATED)
+        // Rule 4: "If SA is a home address and SB is not, then prefer SA" (reversed by
+        // IPV6_PREFER_SRC_COA).
+        | bit(c.home == (prefs.mobility == MobilityPref::Home), HOME)
+        // Rule 5: "If SA is assigned to the interface that will be used to send to D
+        // and SB is assigned to a different interface, then prefer SA."
+        | bit(c.outgoing, OUTGOING)
+        // Rule 5.5: "If SA is in a prefix advertised by the next-hop and SB is not,
+        // then prefer SA."
+        | bit(c.next_hop_prefix, NEXT_HOP)
+        // Rule 6: "If Label(SA) = Label(D) and Label(SB) <> Label(D), then prefer SA."
+        // Without a label for D the rule does not apply; a candidate without one does
+        // not match (NetBSD's ADDR_LABEL_NOTAPP).
+        | bit(dst.label.is_some() && c.label == dst.label, LABEL)
+        // Rule 7: "If SA is a temporary address and SB is a public address, then prefer
+        // SA" (reversed by IPV6_PREFER_SRC_PUBLIC).
+        | bit(c.temporary == (prefs.temp == TempPref::Temporary), TEMPORARY)
+        // KAME (NetBSD's rule 8): prefer addresses on interfaces that are up.
+        | bit(c.if_up, IF_UP)
+        // Rule 8: "If CommonPrefixLen(SA, D) > CommonPrefixLen(SB, D), then prefer SA."
+        | u32::from(c.match_len) << MATCH_LEN
 }
 
-/// Rule 2: "If Scope(SA) < Scope(SB): If Scope(SA) < Scope(D), then prefer SB and
-/// otherwise prefer SA. Similarly, if Scope(SB) < Scope(SA): If Scope(SB) < Scope(D),
-/// then prefer SA and otherwise prefer SB."
+/// The rule that tells apart two different ranks: the field of their highest differing
+/// bit; [`SrcRule::ListOrder`] for equal ranks.
 #[inline]
-fn rule_scope(a: Ipv6Scope, b: Ipv6Scope, d: Ipv6Scope) -> Option<Ordering> {
-    match a.cmp(&b) {
-        Ordering::Less => Some(if a < d {
-            Ordering::Greater
-        } else {
-            Ordering::Less
-        }),
-        Ordering::Greater => Some(if b < d {
-            Ordering::Less
-        } else {
-            Ordering::Greater
-        }),
-        Ordering::Equal => None,
+fn deciding_rule(a: u32, b: u32) -> SrcRule {
+    let x = a ^ b;
+    if x == 0 {
+        return SrcRule::ListOrder;
+    }
+    match 31 - x.leading_zeros() {
+        SAME.. => SrcRule::SameAddress,
+        SCOPE.. => SrcRule::Scope,
+        NOT_DEPRECATED => SrcRule::Deprecated,
+        HOME => SrcRule::Home,
+        OUTGOING => SrcRule::OutgoingInterface,
+        NEXT_HOP => SrcRule::NextHopPrefix,
+        LABEL => SrcRule::Label,
+        TEMPORARY => SrcRule::Temporary,
+        IF_UP => SrcRule::InterfaceUp,
+        _ => SrcRule::LongestMatch,
     }
 }
 
@@ -210,86 +256,47 @@ fn rule_scope(a: Ipv6Scope, b: Ipv6Scope, d: Ipv6Scope) -> Option<Ordering> {
 /// `Ordering::Less` if `a` is preferred, `Greater` if `b` is, `Equal` if no rule tells
 /// them apart; with the rule that decided ([`SrcRule::ListOrder`] for `Equal`).
 ///
-/// Rule 6 applies only when the policy table gave all three addresses a label (NetBSD's
-/// `ADDR_LABEL_NOTAPP`); the KAME "interface up" rule sits between 7 and 8, as in
-/// NetBSD.
+/// Rule 6 applies only when the policy table gives the destination a label (a
+/// candidate without one does not match, as NetBSD's `ADDR_LABEL_NOTAPP`); the KAME
+/// "interface up" rule sits between 7 and 8, as in NetBSD. Every rule prefers one value
+/// of a per-candidate fact, so this is a total preorder (transitive), and the winner of
+/// a list does not depend on the order of the list except among ties.
 pub fn compare_sources(
     a: &Candidate,
     b: &Candidate,
     dst: &Destination,
     prefs: SrcPrefs,
 ) -> (Ordering, SrcRule) {
-    macro_rules! rule {
-        ($test:expr, $rule:expr) => {
-            if let Some(o) = $test {
-                return (o, $rule);
-            }
-        };
-    }
-    // Rule 1: "If SA = D, then prefer SA. Similarly, if SB = D, then prefer SB."
-    rule!(
-        prefer(a.addr == dst.addr, b.addr == dst.addr),
-        SrcRule::SameAddress
-    );
-    // Rule 2: appropriate scope.
-    rule!(rule_scope(a.scope, b.scope, dst.scope), SrcRule::Scope);
-    // Rule 3: "If SA is deprecated and SB is not, then prefer SB."
-    rule!(prefer(!a.deprecated, !b.deprecated), SrcRule::Deprecated);
-    // Rule 4: "If SA is a home address and SB is not, then prefer SA" (reversed by
-    // IPV6_PREFER_SRC_COA).
-    let home = |c: &Candidate| c.home == (prefs.mobility == MobilityPref::Home);
-    rule!(prefer(home(a), home(b)), SrcRule::Home);
-    // Rule 5: "If SA is assigned to the interface that will be used to send to D and SB
-    // is assigned to a different interface, then prefer SA."
-    rule!(prefer(a.outgoing, b.outgoing), SrcRule::OutgoingInterface);
-    // Rule 5.5: "If SA is in a prefix advertised by the next-hop and SB is not, then
-    // prefer SA."
-    rule!(
-        prefer(a.next_hop_prefix, b.next_hop_prefix),
-        SrcRule::NextHopPrefix
-    );
-    // Rule 6: "If Label(SA) = Label(D) and Label(SB) <> Label(D), then prefer SA."
-    if let (Some(la), Some(lb), Some(ld)) = (a.label, b.label, dst.label) {
-        rule!(prefer(la == ld, lb == ld), SrcRule::Label);
-    }
-    // Rule 7: "If SA is a temporary address and SB is a public address, then prefer SA"
-    // (reversed by IPV6_PREFER_SRC_PUBLIC).
-    let temp = |c: &Candidate| c.temporary == (prefs.temp == TempPref::Temporary);
-    rule!(prefer(temp(a), temp(b)), SrcRule::Temporary);
-    // KAME: prefer addresses on interfaces that are up.
-    rule!(prefer(a.if_up, b.if_up), SrcRule::InterfaceUp);
-    // Rule 8: "If CommonPrefixLen(SA, D) > CommonPrefixLen(SB, D), then prefer SA."
-    rule!(
-        Some(b.match_len.cmp(&a.match_len)).filter(|o| o.is_ne()),
-        SrcRule::LongestMatch
-    );
-    (Ordering::Equal, SrcRule::ListOrder)
+    let (ra, rb) = (rank(a, dst, prefs), rank(b, dst, prefs));
+    (rb.cmp(&ra), deciding_rule(ra, rb))
 }
 
 /// Picks the best of `candidates` for `dst` the way `in6_select_best_ia` walks its list
 /// (keep the best so far; replace it when a rule prefers the new one; ties keep the
 /// earlier), and reports which rule decided: the latest rule needed to beat any other
-/// candidate. Returns the winner's index; `None` for no candidates.
+/// candidate ([`SrcRule::ListOrder`] if one ties with the winner). Returns the winner's
+/// index; `None` for no candidates.
 pub fn select_best(
     candidates: &[Candidate],
     dst: &Destination,
     prefs: SrcPrefs,
 ) -> Option<(usize, SrcRule)> {
-    let mut best = 0;
-    for (i, c) in candidates.iter().enumerate().skip(1) {
-        if compare_sources(&candidates[best], c, dst, prefs).0 == Ordering::Greater {
-            best = i;
+    let mut best: Option<(usize, u32)> = None;
+    for (i, c) in candidates.iter().enumerate() {
+        let r = rank(c, dst, prefs);
+        if best.is_none_or(|(_, b)| r > b) {
+            best = Some((i, r));
         }
     }
-    let w = candidates.get(best)?;
+    let (w, rw) = best?;
     let rule = candidates
         .iter()
         .enumerate()
-        .filter(|&(i, _)| i != best)
-        .map(|(_, c)| compare_sources(w, c, dst, prefs).1)
+        .filter(|&(i, _)| i != w)
+        .map(|(_, c)| deciding_rule(rw, rank(c, dst, prefs)))
         .max()
         .unwrap_or(SrcRule::OnlyCandidate);
-    Some((best, rule))
+    Some((w, rule))
 }
 
 /// Flags that keep an address out of the candidate set: not usable as a source.

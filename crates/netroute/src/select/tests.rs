@@ -361,8 +361,8 @@ fn compare_sources_on_values() {
         (with(&|c| c.temporary = true), Greater, SrcRule::Temporary),
         (with(&|c| c.if_up = false), Less, SrcRule::InterfaceUp),
         (with(&|c| c.match_len = 41), Greater, SrcRule::LongestMatch),
-        // An unknown label makes rule 6 not applicable (NetBSD's ADDR_LABEL_NOTAPP).
-        (with(&|c| { c.label = None; c.match_len = 39 }), Less, SrcRule::LongestMatch),
+        // A candidate without label does not match (NetBSD's ADDR_LABEL_NOTAPP).
+        (with(&|c| { c.label = None; c.match_len = 41 }), Less, SrcRule::Label),
     ];
     for (i, (cand, ord, rule)) in table.iter().enumerate() {
         assert_eq!(
@@ -377,6 +377,12 @@ fn compare_sources_on_values() {
             "row {i} reversed"
         );
     }
+    // A destination without label: rule 6 does not apply.
+    let nolabel = Destination { label: None, ..d };
+    assert_eq!(
+        compare_sources(&base, &with(&|c| c.label = Some(7)), &nolabel, prefs),
+        (std::cmp::Ordering::Equal, SrcRule::ListOrder)
+    );
     // Rule 2's other branch: a narrower destination prefers the narrower source.
     let ll = Destination::new(scoped("fe80::9%1"), &policy);
     let lla = with(&|c| {
@@ -1402,7 +1408,80 @@ mod props {
             })
     }
 
+    /// RFC 6724 §5 written pairwise, rule after rule, straight from the text: the
+    /// reference the packed rank of `compare_sources` is checked against.
+    fn reference(
+        a: &Candidate,
+        b: &Candidate,
+        d: &Destination,
+        p: SrcPrefs,
+    ) -> (Ordering, SrcRule) {
+        use Ordering::{Greater as B, Less as A};
+        let pick = |x: bool, y: bool| match (x, y) {
+            (true, false) => Some(A),
+            (false, true) => Some(B),
+            _ => None,
+        };
+        let home = |c: &Candidate| c.home == (p.mobility == MobilityPref::Home);
+        let temp = |c: &Candidate| c.temporary == (p.temp == TempPref::Temporary);
+        let rules: [(SrcRule, Option<Ordering>); 10] = [
+            (
+                SrcRule::SameAddress,
+                pick(a.addr == d.addr, b.addr == d.addr),
+            ),
+            (
+                SrcRule::Scope,
+                if a.scope < b.scope {
+                    Some(if a.scope < d.scope { B } else { A })
+                } else if b.scope < a.scope {
+                    Some(if b.scope < d.scope { A } else { B })
+                } else {
+                    None
+                },
+            ),
+            (SrcRule::Deprecated, pick(!a.deprecated, !b.deprecated)),
+            (SrcRule::Home, pick(home(a), home(b))),
+            (SrcRule::OutgoingInterface, pick(a.outgoing, b.outgoing)),
+            (
+                SrcRule::NextHopPrefix,
+                pick(a.next_hop_prefix, b.next_hop_prefix),
+            ),
+            (
+                SrcRule::Label,
+                d.label
+                    .and_then(|l| pick(a.label == Some(l), b.label == Some(l))),
+            ),
+            (SrcRule::Temporary, pick(temp(a), temp(b))),
+            (SrcRule::InterfaceUp, pick(a.if_up, b.if_up)),
+            (
+                SrcRule::LongestMatch,
+                Some(b.match_len.cmp(&a.match_len)).filter(|o| o.is_ne()),
+            ),
+        ];
+        rules
+            .iter()
+            .find_map(|&(r, o)| o.map(|o| (o, r)))
+            .unwrap_or((Ordering::Equal, SrcRule::ListOrder))
+    }
+
     proptest! {
+        /// The packed rank decides exactly as the rules read one after the other.
+        #[test]
+        fn rank_matches_the_rules_read_in_order(
+            a in candidate(),
+            b in candidate(),
+            d in 0..POOL.len(),
+            flags in any::<[bool; 3]>(),
+        ) {
+            let policy = if flags[2] { PolicyTable::rfc6724() } else { PolicyTable::empty() };
+            let dst = Destination::new(scoped(POOL[d]), &policy);
+            let prefs = SrcPrefs {
+                temp: if flags[0] { TempPref::Public } else { TempPref::Temporary },
+                mobility: if flags[1] { MobilityPref::CareOf } else { MobilityPref::Home },
+            };
+            prop_assert_eq!(compare_sources(&a, &b, &dst, prefs), reference(&a, &b, &dst, prefs));
+        }
+
         /// The rules form a total preorder, so the walk's winner is never beaten, and
         /// the answer does not depend on the list order except among ties.
         #[test]
