@@ -25,4 +25,4 @@ pub use psref;
 pub mod route;
 pub mod stack;
 
-pub use stack::{Stack, StackConfig, StackError};
+pub use stack::{Stack, StackConfig, StackError, StackFile, StackFileError};
