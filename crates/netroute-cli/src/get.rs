@@ -14,7 +14,7 @@ use std::net::IpAddr;
 
 use netroute::Stack;
 use netroute::addr::{IfIndex, ScopedAddr, ZoneId, requires_zone};
-use netroute::ifnet::IfaAddr;
+use netroute::ifnet::{IfaAddr, In6Flags};
 use netroute::route::{RouteError, RtEntry};
 use netroute::stack::ZonedIp;
 use serde::Serialize;
@@ -96,19 +96,38 @@ pub fn parse_dst(stack: &Stack, s: &str) -> Result<(IfaAddr, ZonedIp), String> {
 /// TODO(select): today the route's own address (`rt_ifa`), else the first address of the
 /// destination's family on the output interface; to be replaced by `netroute::select`
 /// (`in_selectsrc` / `in6_selectsrc`, RFC 6724) once it lands.
+///
+/// One piece of RFC 6724 is applied already (rule 2, appropriate scope): for a destination
+/// beyond the link, a link-local `rt_ifa` (a route through a link-local gateway) is
+/// replaced by a usable global address of the same interface when there is one.
 pub fn select_source(stack: &Stack, dst: IpAddr, route: &RtEntry) -> Option<IpAddr> {
-    if let Some(a) = route.ifa()
-        && a.ip().is_ipv4() == dst.is_ipv4()
-    {
-        return Some(a.ip());
-    }
+    let link_local = |ip: IpAddr| match ip {
+        IpAddr::V6(v6) => requires_zone(&v6),
+        IpAddr::V4(_) => false,
+    };
+    let unusable = In6Flags::ANYCAST | In6Flags::TENTATIVE | In6Flags::DUPLICATED;
     let fam = if dst.is_ipv4() {
         netroute::addr::Family::Inet
     } else {
         netroute::addr::Family::Inet6
     };
+    let rt_ifa = route
+        .ifa()
+        .map(|a| a.ip())
+        .filter(|ip| ip.is_ipv4() == dst.is_ipv4());
+    if let Some(a) = rt_ifa
+        && !(link_local(a) && !link_local(dst))
+    {
+        return Some(a);
+    }
     let i = route.ifindex()?;
-    stack.ifs().first_addr(i, fam).map(|a| a.ip())
+    let addrs = stack.ifs().addrs_of(i, Some(fam));
+    addrs
+        .iter()
+        .find(|a| !link_local(a.ip()) && !a.flags6().intersects(unusable))
+        .map(|a| a.ip())
+        .or(rt_ifa)
+        .or_else(|| addrs.first().map(|a| a.ip()))
 }
 
 /// One answer: `Ok` with the JSON object and the plain line, or `Err` with the error word.

@@ -122,7 +122,7 @@ pub fn run(stack: &Stack, fams: Families, json: bool, out: &mut dyn Write) -> Re
             .iter()
             .flat_map(|(_, rs)| rs.iter().map(|r| route_json(stack, r)))
             .collect();
-        serde_json::to_writer_pretty(&mut *out, &all).map_err(|e| CliError::failure(e))?;
+        serde_json::to_writer_pretty(&mut *out, &all).map_err(CliError::failure)?;
         writeln!(out).map_err(io)?;
         return Ok(());
     }

@@ -178,7 +178,7 @@ impl FromStr for ZonedIp {
         })?;
         match zone {
             None => Ok(Self { ip, zone: None }),
-            Some(z) if z.is_empty() => Err(format!("bad address \"{s}\": empty zone after %")),
+            Some("") => Err(format!("bad address \"{s}\": empty zone after %")),
             Some(_) if ip.is_ipv4() => Err(format!(
                 "bad address \"{s}\": only IPv6 addresses take a zone"
             )),
