@@ -39,9 +39,6 @@ use crate::alloc_count;
 
 /// Options of `netroute bench`.
 #[derive(clap::Args, Debug)]
-#[command(
-    after_help = "Examples:\n  netroute bench --quick\n  netroute bench --plot bench.svg --json > bench.json\n  netroute bench --table ../shared/data/ris-rrc00-as3333-20260511-table-v4.txt.gz"
-)]
 pub(crate) struct Args {
     /// Print the results as one JSON document instead of a table.
     #[arg(long)]
@@ -111,9 +108,18 @@ struct Cfg {
     updates: usize,
 }
 
-/// Runs every benchmark and prints the report.
-pub(crate) fn run(args: &Args) -> Result<(), String> {
-    let cfg = if args.quick {
+/// Runs every benchmark and prints the report. A bad `--table` file is a bad-input
+/// error (exit 3); anything else an operational failure.
+pub(crate) fn run(args: &Args) -> Result<(), netroute_cli::CliError> {
+    use netroute_cli::CliError;
+    let quick = args.quick;
+    let cfg = config(quick);
+    let t = tables(args, &cfg).map_err(CliError::bad_input)?;
+    run_with(args, &cfg, t).map_err(CliError::failure)
+}
+
+fn config(quick: bool) -> Cfg {
+    if quick {
         Cfg {
             round: Duration::from_millis(40),
             scale: 0.05,
@@ -129,20 +135,26 @@ pub(crate) fn run(args: &Args) -> Result<(), String> {
             vtw_entries: 1 << 20,
             updates: 400_000,
         }
-    };
+    }
+}
+
+fn run_with(
+    args: &Args,
+    cfg: &Cfg,
+    (v4, v6, tables): (Table<u32>, Table<u128>, String),
+) -> Result<(), String> {
     let mut rows = Vec::new();
-    let (v4, v6, tables) = tables(args, &cfg)?;
     eprintln!(
         "bench: {} IPv4 and {} IPv6 prefixes ({tables})",
         v4.len(),
         v6.len()
     );
-    fib_family::<u32>("v4", &v4, &cfg, args.seed, &mut rows);
-    fib_family::<u128>("v6", &v6, &cfg, args.seed, &mut rows);
-    let timeline = replay::<u32>("v4", &v4, &cfg, args.seed, &mut rows);
-    replay::<u128>("v6", &v6, &cfg, args.seed, &mut rows);
-    route_cache(&v4, &cfg, &mut rows)?;
-    vtw(&cfg, &mut rows)?;
+    fib_family::<u32>("v4", &v4, cfg, args.seed, &mut rows);
+    fib_family::<u128>("v6", &v6, cfg, args.seed, &mut rows);
+    let timeline = replay::<u32>("v4", &v4, cfg, args.seed, &mut rows);
+    replay::<u128>("v6", &v6, cfg, args.seed, &mut rows);
+    route_cache(&v4, cfg, &mut rows)?;
+    vtw(cfg, &mut rows)?;
     let report = Report {
         tables,
         popcnt: cfg!(target_feature = "popcnt"),
@@ -175,7 +187,11 @@ fn tables(args: &Args, cfg: &Cfg) -> Result<(Table<u32>, Table<u128>, String), S
         .collect();
     let mut what = format!("synthetic 2026-shaped tables, scale {}", cfg.scale);
     if let Some(path) = &args.table {
-        let nets = crate::input::read_table_file(path).map_err(|e| e.to_string())?;
+        let nets: Vec<ipnet::IpNet> = netroute_cli::input::read_table(path)
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .map(|e| e.prefix)
+            .collect();
         let (a, b): (Vec<_>, Vec<_>) = nets.into_iter().partition(|n| n.addr().is_ipv4());
         if !a.is_empty() {
             v4 = a

@@ -27,4 +27,4 @@ pub mod route;
 pub mod select;
 pub mod stack;
 
-pub use stack::{Stack, StackConfig, StackError, TickReport};
+pub use stack::{Stack, StackConfig, StackError, StackFile, StackFileError, TickReport};

@@ -22,6 +22,9 @@
 //! The route tables are registered as the interface table's route hook when the stack is
 //! built, so adding an address adds its local and connected routes, and detaching an
 //! interface deletes the routes through it, as `in_ifinit`/`if_detach` do.
+//!
+//! [`file`] reads and writes a stack as JSON (the stack file of design §5):
+//! [`Stack::from_file`], [`Stack::to_file`].
 #![forbid(unsafe_code)]
 
 use std::net::IpAddr;
@@ -39,6 +42,10 @@ use crate::select::{
 };
 use crate::timewait::classify::{self, Locality};
 use crate::timewait::{MslClass, Vtw, VtwConfig, VtwError};
+
+pub mod file;
+
+pub use file::{AddressSpec, InterfaceSpec, RouteEntrySpec, StackFile, StackFileError, ZonedIp};
 
 /// Everything a [`Stack`] is built from. `Default` gives NetBSD-like defaults: 1,024
 /// interfaces, 16,384 addresses, 2 Mi routes per family, 65,536 TIME_WAIT entries per
