@@ -53,6 +53,15 @@ pub(crate) struct Args {
     /// Print the report as one JSON object.
     #[arg(long)]
     json: bool,
+    /// A real table instead of the synthetic ones (text `prefix [nexthop]` lines or an
+    /// MRT TABLE_DUMP_V2 RIB dump, plain or gzip), e.g. the RIS files of `../shared/data`.
+    /// A family the file does not hold stays synthetic.
+    #[arg(long, value_name = "FILE")]
+    table: Option<std::path::PathBuf>,
+    /// An update stream (`A prefix` / `W prefix` lines, plain or gzip) replayed by the
+    /// writer instead of a generated one (its IPv4 updates; the forwarders' FIB is IPv4).
+    #[arg(long, value_name = "FILE")]
+    updates: Option<std::path::PathBuf>,
 }
 
 const ALIVE: u64 = 0x5AFE_5AFE_5AFE_5AFE;
@@ -86,6 +95,8 @@ fn next_hop_obj(i: u32, version: u64) -> NextHopObj {
 #[derive(Serialize, Debug, Default)]
 struct Report {
     barrier_mode: String,
+    tables: String,
+    updates_source: String,
     threads: usize,
     seconds: f64,
     prefixes_v4: usize,
@@ -97,6 +108,7 @@ struct Report {
     lookups_per_sec: f64,
     fib_updates_applied: u64,
     routes: usize,
+    routes_already_present: u64,
     route_cache_lookups: u64,
     route_cache_hit_rate: f64,
     route_changes: u64,
@@ -132,7 +144,28 @@ fn spinner(json: bool) -> ProgressBar {
     pb
 }
 
-pub(crate) fn run(args: &Args) -> Result<(), String> {
+/// The files named by `--table` and `--updates`, read before anything else runs.
+#[derive(Default)]
+struct Inputs {
+    table: Option<Vec<netroute_cli::input::TableEntry>>,
+    updates: Option<Vec<netroute_cli::input::Update>>,
+}
+
+/// Runs the demo. A bad `--table` or `--updates` file is a bad-input error (exit 3,
+/// naming the file and line); a failure while running (or a stale use) exit 1.
+pub(crate) fn run(args: &Args) -> Result<(), netroute_cli::CliError> {
+    use netroute_cli::CliError;
+    let mut inputs = Inputs::default();
+    if let Some(p) = &args.table {
+        inputs.table = Some(netroute_cli::input::read_table(p).map_err(CliError::bad_input)?);
+    }
+    if let Some(p) = &args.updates {
+        inputs.updates = Some(netroute_cli::input::read_updates(p).map_err(CliError::bad_input)?);
+    }
+    run_with(args, &inputs).map_err(CliError::failure)
+}
+
+fn run_with(args: &Args, inputs: &Inputs) -> Result<(), String> {
     if !(args.seconds > 0.0 && args.seconds <= 3600.0) {
         return Err(format!(
             "--seconds must be in (0, 3600], got {}",
@@ -149,6 +182,7 @@ pub(crate) fn run(args: &Args) -> Result<(), String> {
     let mut report = Report {
         barrier_mode: format!("{:?}", barrier::mode()),
         threads,
+        updates_source: "generated".to_owned(),
         ..Report::default()
     };
     let pb = spinner(args.json);
@@ -189,8 +223,49 @@ pub(crate) fn run(args: &Args) -> Result<(), String> {
     // Tables.
     let t0 = Instant::now();
     pb.set_message("generating the synthetic tables");
-    let v4 = synth::ipv4_table(args.seed, args.scale);
-    let v6 = synth::ipv6_table(args.seed, args.scale);
+    let mut v4 = synth::ipv4_table(args.seed, args.scale);
+    let mut v6 = synth::ipv6_table(args.seed, args.scale);
+    report.tables = "synthetic, 2026 RIS shape".to_owned();
+    if let Some(path) = &args.table {
+        pb.set_message(format!("reading {}", path.display()));
+        let entries = inputs.table.as_deref().unwrap_or_default();
+        let (a, b): (Vec<_>, Vec<_>) = entries
+            .iter()
+            .map(|e| e.prefix)
+            .partition(|n| matches!(n, IpNet::V4(_)));
+        if !a.is_empty() {
+            v4 = a
+                .iter()
+                .filter_map(|n| match n {
+                    IpNet::V4(x) => Some(*x),
+                    IpNet::V6(_) => None,
+                })
+                .collect();
+        }
+        if !b.is_empty() {
+            v6 = b
+                .iter()
+                .filter_map(|n| match n {
+                    IpNet::V6(x) => Some(*x),
+                    IpNet::V4(_) => None,
+                })
+                .collect();
+        }
+        // Duplicate lines (a dump lists a prefix once per peer) collapse to one route.
+        v4.sort_unstable();
+        v4.dedup();
+        v6.sort_unstable();
+        v6.dedup();
+        report.tables = format!(
+            "{} ({} IPv4, {} IPv6 prefixes from the file)",
+            path.display(),
+            a.len(),
+            b.len()
+        );
+    }
+    if v4.is_empty() || v6.is_empty() {
+        return Err("the tables must hold at least one prefix of each family".to_owned());
+    }
     report.prefixes_v4 = v4.len();
     report.prefixes_v6 = v6.len();
     pb.set_message("compiling the FIBs");
@@ -223,7 +298,33 @@ pub(crate) fn run(args: &Args) -> Result<(), String> {
     let next_hops: Vec<Slot<NextHopObj>> = (0..=NEXT_HOPS)
         .map(|i| Slot::new(next_hop_obj(i, 0), &domain))
         .collect();
-    let updates4 = synth::updates(&v4, args.seed, 400_000);
+    let updates4: Vec<Update<Ipv4Net>> = match &args.updates {
+        None => synth::updates(&v4, args.seed, 400_000),
+        Some(path) => {
+            pb.set_message(format!("reading {}", path.display()));
+            let u: Vec<Update<Ipv4Net>> = inputs
+                .updates
+                .as_deref()
+                .unwrap_or_default()
+                .iter()
+                .copied()
+                .filter_map(|u| match u {
+                    netroute_cli::input::Update::Announce(IpNet::V4(n)) => {
+                        Some(Update::Announce(n))
+                    }
+                    netroute_cli::input::Update::Withdraw(IpNet::V4(n)) => {
+                        Some(Update::Withdraw(n))
+                    }
+                    _ => None,
+                })
+                .collect();
+            if u.is_empty() {
+                return Err(format!("{}: no IPv4 updates", path.display()));
+            }
+            report.updates_source = path.display().to_string();
+            u
+        }
+    };
     pb.set_message("loading the IPv4 table into the routing table (rtentries)");
     let rt = stack.routes();
     let gw = Ipv4Addr::new(192, 0, 2, 254);
@@ -231,11 +332,14 @@ pub(crate) fn run(args: &Args) -> Result<(), String> {
         .iter()
         .map(|n| RouteSpec::new(IpNet::V4(*n)).via(gw))
         .collect();
-    let refused = rt.add_many(&specs).iter().filter(|r| r.is_err()).count();
-    if refused != 0 {
-        return Err(format!(
-            "{refused} routes of the synthetic table were refused"
-        ));
+    // A table prefix that is also a connected subnet of the demo's interfaces exists
+    // already (metric 0): keep the connected route, count the duplicate.
+    for r in rt.add_many(&specs) {
+        match r {
+            Ok(_) => {}
+            Err(netroute::route::RouteError::Exists { .. }) => report.routes_already_present += 1,
+            Err(e) => return Err(format!("a table route was refused: {e}")),
+        }
     }
     report.routes = rt.v4().len();
 
@@ -535,8 +639,8 @@ fn print_report(r: &Report) {
         r.barrier_mode, r.threads, r.seconds
     );
     println!(
-        "  tables          {} IPv4 + {} IPv6 prefixes (synthetic, 2026 RIS shape), compiled in {:.0} ms",
-        r.prefixes_v4, r.prefixes_v6, r.build_ms
+        "  tables          {} IPv4 + {} IPv6 prefixes ({}), compiled in {:.0} ms",
+        r.prefixes_v4, r.prefixes_v6, r.tables, r.build_ms
     );
     println!(
         "  FIB memory      {:.2} B/prefix IPv4, {:.2} B/prefix IPv6 (one compiled copy)",

@@ -145,10 +145,7 @@ fn main() -> ExitCode {
     psref::barrier::init();
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Demo(args) => demo::run(&args).map(|()| exit::OK).map_err(|e| CliError {
-            code: exit::FAILURE,
-            msg: e.to_string(),
-        }),
+        Command::Demo(args) => demo::run(&args).map(|()| exit::OK),
         Command::Bench(args) => bench::run(&args).map(|()| exit::OK),
         Command::Show(a) => run_show(&a),
         Command::Get(a) => run_get(&a),
