@@ -6,8 +6,11 @@
 //! # Structure
 //!
 //! Per family a [`RouteTable`]: a RIB (every route, by key, ordered by metric, under a
-//! writer lock), a FIB snapshot derived from it (best route per key → slab index, see
-//! `lpm.rs`), and a slab of [`psref::Slot`]s holding the [`RtEntry`] objects. Both
+//! writer lock), a FIB version derived from it (best route per key → slab index, the
+//! compiled LPM of `fib/` behind the seam of `lpm.rs`), and a slab of [`psref::Slot`]s
+//! holding the [`RtEntry`] objects. The FIB's writer side (its private copy and change
+//! log) lives under the RIB lock; a retired FIB version is handed back to it after its
+//! grace period (`retire_fib`), re-taking the RIB lock. Both
 //! families share one [`Domain`] with the [`IfTable`], and one generation.
 //!
 //! # Differences from NetBSD
@@ -49,7 +52,7 @@ use super::RouteError;
 use super::entry::{Gateway, RouteInfo, RtEntry, RtFlags, RtMetrics};
 use super::event::{RouteEvent, RouteEventBus, RouteSubscription};
 use super::family::{Afi, family_of, family_of_ip, wrap};
-use super::lpm::{DefaultFib, Fib};
+use super::lpm::{DefaultFib, Fib, MAX_SLAB_INDEX};
 use super::slab::Slab;
 use super::sync::AtomicU64;
 
@@ -214,7 +217,8 @@ pub enum RtRequest {
 /// Limits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RouteConfig {
-    /// Most routes per family.
+    /// Most routes per family (at most `2^30 - 1`: the FIB's slab-index leaves are
+    /// 30-bit; larger values are capped).
     pub max_routes: usize,
     /// Lifetime of a route created by a redirect, in seconds (0: forever);
     /// `net.inet.icmp.redirtimeout`.
@@ -278,11 +282,16 @@ struct RibRoute {
     ifa: Option<Arc<IfAddr>>,
 }
 
-struct Rib<P> {
+/// The writer state of a family's FIB (kept under the RIB lock).
+type FibWriter<P> = <DefaultFib<P> as Fib<P>>::Writer;
+
+struct Rib<P: Afi> {
     routes: BTreeMap<P, Vec<RibRoute>>,
     free: Vec<u32>,
     next: u32,
     count: usize,
+    /// The FIB's writer side (its private copy and change log, see `lpm.rs`).
+    fib: FibWriter<P>,
 }
 
 /// One family's table: RIB, FIB snapshot and entry slab.
@@ -298,15 +307,18 @@ pub struct RouteTable<P: Afi> {
 
 impl<P: Afi> RouteTable<P> {
     fn new(domain: &Domain, max: usize) -> Self {
-        let max = max.min(u32::MAX as usize);
+        // Slab indices must fit the FIB's leaves (30 bits).
+        let max = max.min(MAX_SLAB_INDEX as usize + 1);
+        let (fib, writer) = DefaultFib::<P>::new();
         Self {
             slab: Slab::new(max),
-            fib: Slot::new(DefaultFib::<P>::empty(), domain),
+            fib: Slot::new(fib, domain),
             rib: Mutex::new(Rib {
                 routes: BTreeMap::new(),
                 free: Vec::new(),
                 next: 0,
                 count: 0,
+                fib: writer,
             }),
         }
     }
@@ -541,7 +553,7 @@ impl RouteTables {
         if due.is_empty() {
             return 0;
         }
-        self.remove_where(t, rib, None, |_, r| due.contains(&r.id))
+        self.remove_where(t, rib, |_, r| due.contains(&r.id))
             .len()
     }
 
@@ -813,10 +825,10 @@ impl RouteTables {
         let mut rib = t.lock();
         let mut changes = Vec::new();
         let info = self.add_locked(t, &mut rib, spec, &mut changes)?;
-        let old = self.publish_fib(t, &changes);
+        let old = self.publish_fib(t, &mut rib, &changes);
         drop(rib);
         self.emit(RouteEvent::Add(info.clone()));
-        drop(old);
+        self.retire_fib(t, old);
         Ok(info)
     }
 
@@ -889,12 +901,12 @@ impl RouteTables {
         if added.is_empty() {
             return;
         }
-        let old = self.publish_fib(t, &changes);
+        let old = self.publish_fib(t, &mut rib, &changes);
         drop(rib);
         for a in added {
             self.emit(RouteEvent::Add(a));
         }
-        drop(old);
+        self.retire_fib(t, old);
     }
 
     fn new_id(&self) -> u64 {
@@ -993,22 +1005,32 @@ impl RouteTables {
     }
 
     /// Publishes the FIB with `changes` (if any) and bumps the generation; the old
-    /// snapshot is to be dropped (synchronize) after the RIB lock is released.
+    /// version is to be handed to [`retire_fib`](Self::retire_fib) (synchronize) after
+    /// the RIB lock is released.
     fn publish_fib<'d, P: Afi>(
         &'d self,
         t: &'d RouteTable<P>,
+        rib: &mut Rib<P>,
         changes: &[(P, Option<u32>)],
     ) -> Option<RetiredFib<'d, P>> {
         let old = if changes.is_empty() {
             None
         } else {
-            t.fib.store(
-                t.fib_snapshot(&self.domain).with_changes(changes),
-                &self.domain,
-            )
+            t.fib
+                .store(t.next_fib(&self.domain, rib, changes), &self.domain)
         };
         self.invalidate();
         old
+    }
+
+    /// Waits for the grace period of a FIB version taken out of service (no reader can
+    /// reach it afterwards), then gives it back to the FIB's writer side for reuse.
+    /// Takes the RIB lock: call without it (and outside read sections).
+    fn retire_fib<P: Afi>(&self, t: &RouteTable<P>, old: Option<RetiredFib<'_, P>>) {
+        if let Some(old) = old {
+            let v = old.into_inner();
+            DefaultFib::<P>::recycle(&mut t.lock().fib, v);
+        }
     }
 
     /// Resolves the output interface, source address and gateway of a request
@@ -1171,7 +1193,7 @@ impl RouteTables {
             return Err(RouteError::LocalRoute { dst });
         }
         let id = r.id;
-        let mut out = self.remove_where(t, rib, Some(key), |kk, rr| *kk == key && rr.id == id);
+        let mut out = self.remove_where_in(t, rib, Some(&key), |kk, rr| *kk == key && rr.id == id);
         out.pop().ok_or(RouteError::NoSuchRoute { dst })
     }
 
@@ -1181,15 +1203,26 @@ impl RouteTables {
     fn remove_where<P: Afi>(
         &self,
         t: &RouteTable<P>,
+        rib: MutexGuard<'_, Rib<P>>,
+        pred: impl Fn(&P, &RibRoute) -> bool,
+    ) -> Vec<RouteInfo> {
+        self.remove_where_in(t, rib, None, pred)
+    }
+
+    /// [`remove_where`](Self::remove_where) over the routes of key `only` if given (a
+    /// single delete looks at one key, not the whole RIB), else over all.
+    fn remove_where_in<P: Afi>(
+        &self,
+        t: &RouteTable<P>,
         mut rib: MutexGuard<'_, Rib<P>>,
-        only: Option<P>,
+        only: Option<&P>,
         pred: impl Fn(&P, &RibRoute) -> bool,
     ) -> Vec<RouteInfo> {
         let mut changes = Vec::new();
         let mut gone = Vec::new();
         let mut empty = Vec::new();
-        let scope: Box<dyn Iterator<Item = (&P, &mut Vec<RibRoute>)> + '_> = match only {
-            Some(key) => Box::new(rib.routes.range_mut(key..=key)),
+        let scope: Box<dyn Iterator<Item = (&P, &mut Vec<RibRoute>)>> = match only {
+            Some(k) => Box::new(rib.routes.range_mut(k..=k)),
             None => Box::new(rib.routes.iter_mut()),
         };
         for (k, v) in scope {
@@ -1222,19 +1255,12 @@ impl RouteTables {
         }
         rib.count -= gone.len();
         // Phase 1: unpublish from the FIB and invalidate caches.
-        let old_fib = if changes.is_empty() {
-            None
-        } else {
-            t.fib.store(
-                t.fib_snapshot(&self.domain).with_changes(&changes),
-                &self.domain,
-            )
-        };
-        self.invalidate();
+        let old_fib = self.publish_fib(t, &mut rib, &changes);
         drop(rib);
-        // Phase 2: no reader can still reach the entries through an old FIB.
+        // Phase 2: no reader can still reach the entries through an old FIB (the retired
+        // version comes back only after its grace period).
         match old_fib {
-            Some(f) => f.destroy(),
+            Some(f) => self.retire_fib(t, Some(f)),
             None => self.domain.synchronize(),
         }
         // Phase 3: empty the slots, wait for references, free.
@@ -1334,21 +1360,19 @@ impl RouteTables {
             },
         );
         let best_after = v[0].idx;
-        let old_fib = (best_before != best_after).then(|| {
-            t.fib.store(
-                t.fib_snapshot(&self.domain)
-                    .with_changes(&[(key, Some(best_after))]),
-                &self.domain,
-            )
-        });
-        self.invalidate();
+        let changes: &[(P, Option<u32>)] = if best_before != best_after {
+            &[(key, Some(best_after))]
+        } else {
+            &[]
+        };
+        // Bumps the generation even without a FIB change.
+        let old_fib = self.publish_fib(t, &mut rib, changes);
         drop(rib);
         self.emit(RouteEvent::Change(info.clone()));
+        // The FIB version first (its grace period), then the old entry's references.
+        self.retire_fib(t, old_fib);
         let mut batch = Batch::new(&self.domain);
         batch.extend(old_entry);
-        if let Some(Some(f)) = old_fib {
-            batch.push(f);
-        }
         batch.finish();
         Ok(info)
     }
@@ -1357,10 +1381,10 @@ impl RouteTables {
     /// route through interface `index` (local ones included) and returns how many.
     /// Called by the interface layer's detach.
     pub fn delete_routes_through(&self, index: IfIndex) -> usize {
-        let a = self.remove_where(&self.v4, self.v4.lock(), None, |_, r| {
+        let a = self.remove_where(&self.v4, self.v4.lock(), |_, r| {
             r.ifindex == Some(index)
         });
-        let b = self.remove_where(&self.v6, self.v6.lock(), None, |_, r| {
+        let b = self.remove_where(&self.v6, self.v6.lock(), |_, r| {
             r.ifindex == Some(index)
         });
         a.len() + b.len()
@@ -1450,9 +1474,9 @@ impl RouteTables {
             0,
             &mut changes,
         )?;
-        let old = self.publish_fib(t, &changes);
+        let old = self.publish_fib(t, &mut rib, &changes);
         drop(rib);
-        drop(old);
+        self.retire_fib(t, old);
         Ok(info)
     }
 
@@ -1465,34 +1489,28 @@ impl RouteTables {
         }
         match ifa.family() {
             Family::Inet6 => {
-                self.remove_where(&self.v6, self.v6.lock(), None, |_, r| owned(r, ifa));
+                self.remove_where(&self.v6, self.v6.lock(), |_, r| owned(r, ifa));
             }
             _ => {
-                self.remove_where(&self.v4, self.v4.lock(), None, |_, r| owned(r, ifa));
+                self.remove_where(&self.v4, self.v4.lock(), |_, r| owned(r, ifa));
             }
         }
     }
 }
 
 impl<P: Afi> RouteTable<P> {
-    /// The current FIB snapshot, for the writer (RIB lock held, so it cannot change).
-    fn fib_snapshot<'a>(&'a self, domain: &'a Domain) -> FibView<'a, P> {
-        FibView { t: self, domain }
-    }
-}
-
-/// The writer's view of the published FIB: builds the next snapshot from it.
-struct FibView<'a, P: Afi> {
-    t: &'a RouteTable<P>,
-    domain: &'a Domain,
-}
-
-impl<P: Afi> FibView<'_, P> {
-    fn with_changes(&self, changes: &[(P, Option<u32>)]) -> DefaultFib<P> {
-        let g = self.domain.read();
-        match self.t.fib.load(&g) {
-            Some(f) => f.get().with_changes(changes),
-            None => DefaultFib::<P>::empty().with_changes(changes),
+    /// The next FIB version: the published one (which cannot change: the RIB lock is
+    /// held, `rib` is its guard's content) with `changes` applied, by the FIB's writer.
+    fn next_fib(
+        &self,
+        domain: &Domain,
+        rib: &mut Rib<P>,
+        changes: &[(P, Option<u32>)],
+    ) -> DefaultFib<P> {
+        let g = domain.read();
+        match self.fib.load(&g) {
+            Some(f) => DefaultFib::<P>::next(&mut rib.fib, f.get(), changes),
+            None => unreachable!("the FIB slot is never empty"),
         }
     }
 }
