@@ -165,7 +165,7 @@ fn forwarders_never_see_a_retired_route_during_the_real_stream() {
         AtomicU64::new(0),
     );
 
-    std::thread::scope(|s| {
+    let (slowest, _over) = std::thread::scope(|s| {
         for t in 0..FORWARDERS {
             let (w, hot, table) = (&w, &hot, &data.table);
             let (seq, retired, stop) = (&seq, &retired, &stop);
@@ -241,6 +241,7 @@ fn forwarders_never_see_a_retired_route_during_the_real_stream() {
         };
         let started = Instant::now();
         let mut slowest = [Duration::ZERO; 3]; // change, delete, detach
+        let mut over = [0u64; 3]; // calls over a tenth of the bound
         let (mut adds, mut changes, mut deletes, mut detaches) = (0u64, 0u64, 0u64, 0u64);
         let mut done = 0usize;
         let mut last_detach = Instant::now();
@@ -272,6 +273,7 @@ fn forwarders_never_see_a_retired_route_during_the_real_stream() {
                     w.rt.change(&spec(p, slot, serial), None)
                         .unwrap_or_else(|e| panic!("update {pos} A {p}: {e}"));
                     slowest[0] = slowest[0].max(t0.elapsed());
+                    over[0] += u64::from(t0.elapsed() > BOUND / 10);
                     stamp(&[old]);
                     model.insert(p, (slot, serial));
                     changes += 1;
@@ -280,6 +282,7 @@ fn forwarders_never_see_a_retired_route_during_the_real_stream() {
                     w.rt.delete(&RouteKey::new(p))
                         .unwrap_or_else(|e| panic!("update {pos} W {p}: {e}"));
                     slowest[1] = slowest[1].max(t0.elapsed());
+                    over[1] += u64::from(t0.elapsed() > BOUND / 10);
                     stamp(&[old]);
                     model.remove(&p);
                     deletes += 1;
@@ -294,6 +297,7 @@ fn forwarders_never_see_a_retired_route_during_the_real_stream() {
                 let t0 = Instant::now();
                 w.ifs.detach(eth2).unwrap();
                 slowest[2] = slowest[2].max(t0.elapsed());
+                over[2] += u64::from(t0.elapsed() > BOUND / 10);
                 let gone: Vec<IpNet> = model
                     .iter()
                     .filter(|(_, (slot, _))| *slot == 4)
@@ -323,25 +327,31 @@ fn forwarders_never_see_a_retired_route_during_the_real_stream() {
         println!(
             "route_concurrent_replay: {done} of {} updates in {:?} ({adds} adds, {changes} \
              changes, {deletes} deletes, {detaches} detaches of eth2); slowest change {:?}, \
-             delete {:?}, detach {:?}",
+             delete {:?}, detach {:?}; calls over {:?}: {over:?}",
             stream.len(),
             started.elapsed(),
             slowest[0],
             slowest[1],
             slowest[2],
+            BOUND / 10,
         );
-        for (what, d) in ["change", "delete", "detach"].iter().zip(slowest) {
-            assert!(d < BOUND, "a {what} took {d:?}");
-        }
         assert!(done > 0 && changes > 0);
+        (slowest, over)
     });
     println!(
-        "route_concurrent_replay: {} forwarder lookups, {} found a route, {} cache hits",
+        "route_concurrent_replay: {} forwarder lookups, {} found a route, {} cache hits; \
+         {} stale, {} torn",
         lookups.load(Ordering::Relaxed),
         found.load(Ordering::Relaxed),
-        hits.load(Ordering::Relaxed)
+        hits.load(Ordering::Relaxed),
+        stale.load(Ordering::Relaxed),
+        torn.load(Ordering::Relaxed),
     );
     assert_eq!(stale.load(Ordering::Relaxed), 0, "stale routes returned");
     assert_eq!(torn.load(Ordering::Relaxed), 0, "torn or wrong entries");
     assert!(found.load(Ordering::Relaxed) > 0);
+    // Checked last, so a slow machine still gets the staleness verdict.
+    for (what, d) in ["change", "delete", "detach"].iter().zip(slowest) {
+        assert!(d < BOUND, "a {what} took {d:?}");
+    }
 }
