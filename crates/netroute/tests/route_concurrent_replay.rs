@@ -165,7 +165,7 @@ fn forwarders_never_see_a_retired_route_during_the_real_stream() {
         AtomicU64::new(0),
     );
 
-    let (slowest, _over) = std::thread::scope(|s| {
+    let slowest = std::thread::scope(|s| {
         for t in 0..FORWARDERS {
             let (w, hot, table) = (&w, &hot, &data.table);
             let (seq, retired, stop) = (&seq, &retired, &stop);
@@ -336,7 +336,7 @@ fn forwarders_never_see_a_retired_route_during_the_real_stream() {
             BOUND / 10,
         );
         assert!(done > 0 && changes > 0);
-        (slowest, over)
+        slowest
     });
     println!(
         "route_concurrent_replay: {} forwarder lookups, {} found a route, {} cache hits; \
