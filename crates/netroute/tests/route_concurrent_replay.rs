@@ -16,7 +16,9 @@
 //! returns within [`BOUND`].
 //!
 //! Runtime: the writer replays for `ROUTE_REPLAY_SECS` (default 8 s) or until the end
-//! of the streams (`NETROUTE_FULL_REPLAY=1` lifts the time limit). Skipped, with a
+//! of the streams (`NETROUTE_FULL_REPLAY=1` lifts the time limit; measured 2026-11-25
+//! at opt-level 1 on 2 loaded cores: all 2,631,656 updates and 1,914 detaches in
+//! 1,597 s, 379 M forwarder lookups, 0 stale, 0 torn, slowest detach 1.65 s). Skipped, with a
 //! printed reason, without `../shared/data`. Not a duplicate of `route_stress.rs`,
 //! which churns synthetic prefixes in a small table.
 #![cfg(not(loom))]
