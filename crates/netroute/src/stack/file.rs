@@ -29,7 +29,9 @@
 //!    - a route without gateway whose destination and interface equal a local or connected
 //!      route that an address brought (Linux's `proto kernel` prefix routes such as
 //!      `192.0.2.0/24 dev eth0` or `fe80::/64 dev eth0 metric 256`) is **skipped** as the
-//!      duplicate it is; any other route is added, and a refusal is an error.
+//!      duplicate it is; so is a `connected` route to a subnet an address brought on another
+//!      interface (two interfaces on one subnet: like NetBSD, the stack keeps one connected
+//!      route, the first address's); any other route is added, and a refusal is an error.
 //!
 //!    Routes without a gateway are added before gateway routes, so a gateway may be reached
 //!    through an interface route of the same file. Flags the table derives itself (`up`,
@@ -385,12 +387,14 @@ impl Stack {
 
         // What the addresses brought: (destination, interface) of local/connected routes.
         let mut derived: HashSet<(IpNet, u32)> = HashSet::new();
+        let mut derived_dst: HashSet<IpNet> = HashSet::new();
         for fam in [Family::Inet, Family::Inet6] {
             for r in stack.routes().routes(fam) {
                 if r.flags.intersects(RtFlags::LOCAL | RtFlags::CONNECTED)
                     && let Some(i) = r.ifindex
                 {
                     derived.insert((r.dst, i.get()));
+                    derived_dst.insert(r.dst);
                 }
             }
         }
@@ -443,7 +447,8 @@ impl Stack {
             if r.gateway.is_none()
                 && !rejecting
                 && let Some(d) = dev
-                && derived.contains(&(dst, d))
+                && (derived.contains(&(dst, d))
+                    || (r.flags.contains(RtFlags::CONNECTED) && derived_dst.contains(&dst)))
             {
                 continue;
             }
@@ -779,6 +784,26 @@ mod tests {
         assert!(json.contains("\"fe80::fe%eth0\""), "{json}");
         let again = Stack::from_file(&StackFile::from_json(&json).unwrap()).unwrap();
         assert_eq!(again.to_file(), back);
+    }
+
+    #[test]
+    fn kernel_prefix_routes_of_a_shared_subnet_are_skipped() {
+        let text = r#"{"interfaces": [
+            {"name": "eth0", "index": 1, "flags": ["up", "broadcast"],
+             "addresses": [{"addr": "192.0.2.1", "prefixlen": 24}]},
+            {"name": "eth1", "index": 2, "flags": ["up", "broadcast"],
+             "addresses": [{"addr": "192.0.2.2", "prefixlen": 24}]}],
+          "routes": [
+            {"dst": "192.0.2.0/24", "dev": "eth0", "flags": ["up", "connected"]},
+            {"dst": "192.0.2.0/24", "dev": "eth1", "flags": ["up", "connected"]}]}"#;
+        let s = Stack::from_file(&StackFile::from_json(text).unwrap()).unwrap();
+        let n = s
+            .routes()
+            .routes(Family::Inet)
+            .iter()
+            .filter(|r| r.dst.to_string() == "192.0.2.0/24")
+            .count();
+        assert_eq!(n, 1);
     }
 
     #[test]
