@@ -15,7 +15,7 @@ use std::net::IpAddr;
 use netroute::Stack;
 use netroute::addr::{IfIndex, ScopedAddr, ZoneId, requires_zone};
 use netroute::ifnet::IfaAddr;
-use netroute::route::RouteError;
+use netroute::route::{RouteError, RtFlags};
 use netroute::stack::ZonedIp;
 use serde::Serialize;
 
@@ -37,6 +37,9 @@ pub struct Answer {
     pub src: Option<String>,
     /// The route's flags (stack-file names).
     pub flags: Vec<&'static str>,
+    /// The same flags as bits (for the plain output's letters).
+    #[serde(skip)]
+    pub rt_flags: RtFlags,
 }
 
 /// A failed answer (`--json`).
@@ -117,6 +120,7 @@ pub fn answer(stack: &Stack, key: IfaAddr, z: &ZonedIp) -> Result<Answer, &'stat
         dev: info.ifindex.map(|i: IfIndex| if_name(stack, i)),
         src: select_source(stack, key).map(|s| zoned(stack, s, zone_if(s))),
         flags: info.flags.names(),
+        rt_flags: info.flags,
     })
 }
 
@@ -166,12 +170,7 @@ pub fn run(
                     line.push_str(" route ");
                     line.push_str(&a.route);
                     line.push_str(" flags ");
-                    line.push_str(&flag_letters(
-                        a.flags
-                            .iter()
-                            .filter_map(|n| netroute::route::RtFlags::by_name(n))
-                            .fold(netroute::route::RtFlags::empty(), |x, f| x | f),
-                    ));
+                    line.push_str(&flag_letters(a.rt_flags));
                     writeln!(out, "{line}").map_err(io)?;
                 }
             }

@@ -161,15 +161,16 @@ impl<R: BufRead> Lines<R> {
                     "not UTF-8 text (expected a text table; MRT files start with a TABLE_DUMP_V2 header)",
                 )));
             };
-            let s = s.split('#').next().unwrap_or("").trim();
-            if s.is_empty() {
+            let content = s.split('#').next().unwrap_or("");
+            let trimmed = content.trim();
+            if trimmed.is_empty() {
                 continue;
             }
-            // Re-borrow: the slice lives in self.buf.
-            let start = s.as_ptr() as usize - self.buf.as_ptr() as usize;
-            let len = s.len();
+            let start = content.len() - content.trim_start().len();
+            let end = start + trimmed.len();
             let line = self.line;
-            let text = std::str::from_utf8(&self.buf[start..start + len]).unwrap_or("");
+            // The buffer was checked to be UTF-8 and the bounds are character boundaries.
+            let text = std::str::from_utf8(&self.buf[start..end]).unwrap_or("");
             return Some(Ok((line, text)));
         }
     }

@@ -64,7 +64,7 @@ enum Attempt {
 
 impl From<io::Error> for Attempt {
     fn from(e: io::Error) -> Self {
-        if e.raw_os_error() == Some(libc_enobufs()) {
+        if e.raw_os_error() == Some(ENOBUFS) {
             Attempt::Retry("receive buffer overrun (ENOBUFS)")
         } else {
             Attempt::Fatal(format!("netlink: {e}"))
@@ -72,9 +72,8 @@ impl From<io::Error> for Attempt {
     }
 }
 
-const fn libc_enobufs() -> i32 {
-    105 // ENOBUFS on Linux
-}
+/// Linux's `ENOBUFS`: the socket's receive queue overflowed and messages were lost.
+const ENOBUFS: i32 = 105;
 
 /// Everything the kernel told us, unconverted.
 #[derive(Default)]

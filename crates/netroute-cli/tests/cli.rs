@@ -363,3 +363,31 @@ fn order_bad_input_exits_3_and_prints_nothing() {
     let r = netroute(&["order", "--stack", &s], None);
     assert_eq!(r.code, 2, "at least one address");
 }
+
+#[test]
+fn snapshot_writes_a_stack_file_of_this_namespace() {
+    let p = tmp("snapshot.json");
+    let ps = p.display().to_string();
+    let r = netroute(&["snapshot", "-o", &ps], None);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let f = netroute::StackFile::from_json(&std::fs::read_to_string(&p).unwrap()).unwrap();
+    assert!(
+        f.interfaces
+            .iter()
+            .any(|i| i.flags.contains(netroute::ifnet::IfFlags::LOOPBACK)),
+        "{f:?}"
+    );
+    let r = netroute(&["snapshot"], None);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(netroute::StackFile::from_json(&r.stdout).is_ok());
+}
+
+#[test]
+fn stack_file_round_trips() {
+    // Stack::to_file of the fixture's stack reads back to the same routes.
+    let text = fixture_text();
+    let f = netroute::StackFile::from_json(&text).unwrap();
+    let s = netroute::Stack::from_file(&f).unwrap();
+    let again = netroute::Stack::from_file(&s.to_file()).unwrap();
+    assert_eq!(again.to_file(), s.to_file());
+}

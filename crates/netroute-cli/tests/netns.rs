@@ -323,3 +323,101 @@ fn snapshot_and_get_agree_with_the_kernel() {
     let v4_src: Vec<_> = src_notes.iter().filter(|n| !n.contains(':')).collect();
     assert!(v4_src.is_empty(), "IPv4 sources differ: {v4_src:?}");
 }
+
+/// A namespace with 100,000 IPv6 routes (all inside 2001:db8::/32): the dump spans many
+/// receive buffers, every route reaches the stack file and `get` answers from them.
+#[test]
+fn large_table_snapshot() {
+    if !is_root() {
+        println!("SKIPPED large_table_snapshot: not running as root");
+        return;
+    }
+    let name = format!("nr-cli-big-{}", std::process::id());
+    match Command::new("ip").args(["netns", "add", &name]).output() {
+        Ok(o) if o.status.success() => {}
+        other => {
+            println!("SKIPPED large_table_snapshot: ip netns add failed: {other:?}");
+            return;
+        }
+    }
+    let ns = Netns(name);
+    for c in [
+        "link set lo up",
+        "link add veth0 type veth peer name veth1",
+        "link set veth0 addrgenmode none",
+        "link set veth1 addrgenmode none",
+        "link set veth0 up",
+        "link set veth1 up",
+        "addr add 2001:db8:1::1/64 dev veth0 nodad",
+    ] {
+        ip(&ns.0, c);
+    }
+    const N: u32 = 100_000;
+    let mut batch = String::with_capacity(N as usize * 48);
+    for i in 0..N {
+        batch.push_str(&format!(
+            "route add 2001:db8:{:x}:{:x}::/64 via 2001:db8:1::{:x}\n",
+            0x100 + (i >> 16),
+            i & 0xffff,
+            2 + (i % 7)
+        ));
+    }
+    let bfile = common::tmp("big-batch.txt");
+    std::fs::write(&bfile, &batch).unwrap();
+    let out = Command::new("ip")
+        .args(["-n", &ns.0, "-batch", &bfile.display().to_string()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let snap = common::tmp("big-stack.json");
+    let out = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &ns.0,
+            env!("CARGO_BIN_EXE_netroute"),
+            "snapshot",
+            "-o",
+            &snap.display().to_string(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(&snap).unwrap();
+    let f = netroute::StackFile::from_json(&text).unwrap();
+    let gw_routes = f.routes.iter().filter(|r| r.gateway.is_some()).count();
+    assert_eq!(gw_routes, N as usize);
+
+    let probes = [
+        "2001:db8:100:0::1",
+        "2001:db8:101:869f::5",
+        "2001:db8:100:ffff::9",
+    ];
+    let r = netroute(
+        &["get", "--json", "--stack", &snap.display().to_string()],
+        None,
+    );
+    assert_eq!(r.code, 2, "no destination is a usage error");
+    let mut args = vec!["get", "--json", "--stack"];
+    let s = snap.display().to_string();
+    args.push(&s);
+    args.extend(probes);
+    let r = netroute(&args, None);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    for (line, p) in r.stdout.lines().zip(probes) {
+        let v: Value = serde_json::from_str(line).unwrap();
+        let (route, gw, dev) = kernel_answer(&ns.0, p).unwrap();
+        assert_eq!(v["route"].as_str(), Some(route.as_str()), "{p}");
+        assert_eq!(v["gateway"].as_str().map(str::to_owned), gw, "{p}");
+        assert_eq!(v["dev"].as_str().map(str::to_owned), dev, "{p}");
+    }
+}

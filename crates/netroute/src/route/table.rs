@@ -553,8 +553,7 @@ impl RouteTables {
         if due.is_empty() {
             return 0;
         }
-        self.remove_where(t, rib, |_, r| due.contains(&r.id))
-            .len()
+        self.remove_where(t, rib, |_, r| due.contains(&r.id)).len()
     }
 
     /// The domain whose read sections protect routes and interfaces.
@@ -1381,12 +1380,8 @@ impl RouteTables {
     /// route through interface `index` (local ones included) and returns how many.
     /// Called by the interface layer's detach.
     pub fn delete_routes_through(&self, index: IfIndex) -> usize {
-        let a = self.remove_where(&self.v4, self.v4.lock(), |_, r| {
-            r.ifindex == Some(index)
-        });
-        let b = self.remove_where(&self.v6, self.v6.lock(), |_, r| {
-            r.ifindex == Some(index)
-        });
+        let a = self.remove_where(&self.v4, self.v4.lock(), |_, r| r.ifindex == Some(index));
+        let b = self.remove_where(&self.v6, self.v6.lock(), |_, r| r.ifindex == Some(index));
         a.len() + b.len()
     }
 

@@ -29,7 +29,9 @@
 //!    - a route without gateway whose destination and interface equal a local or connected
 //!      route that an address brought (Linux's `proto kernel` prefix routes such as
 //!      `192.0.2.0/24 dev eth0` or `fe80::/64 dev eth0 metric 256`) is **skipped** as the
-//!      duplicate it is; any other route is added, and a refusal is an error.
+//!      duplicate it is; so is a `connected` route to a subnet an address brought on another
+//!      interface (two interfaces on one subnet: like NetBSD, the stack keeps one connected
+//!      route, the first address's); any other route is added, and a refusal is an error.
 //!
 //!    Routes without a gateway are added before gateway routes, so a gateway may be reached
 //!    through an interface route of the same file. Flags the table derives itself (`up`,
@@ -252,12 +254,25 @@ impl StackFile {
         Ok(serde_json::from_reader(r)?)
     }
 
-    /// The file as pretty-printed JSON (two-space indent, a final newline).
+    /// The file as JSON for people and diffs: one compact interface and one compact route
+    /// per line (a million-route table stays about 100 bytes a route), a final newline.
     pub fn to_json_pretty(&self) -> String {
-        // Serialising plain strings, numbers and lists cannot fail.
-        let mut s = serde_json::to_string_pretty(self).unwrap_or_default();
-        s.push('\n');
-        s
+        fn list<T: Serialize>(out: &mut String, key: &str, items: &[T], last: bool) {
+            out.push_str(&format!("  \"{key}\": ["));
+            for (k, it) in items.iter().enumerate() {
+                out.push_str(if k == 0 { "\n    " } else { ",\n    " });
+                // Serialising plain strings, numbers and lists cannot fail.
+                out.push_str(&serde_json::to_string(it).unwrap_or_default());
+            }
+            out.push_str(if items.is_empty() { "]" } else { "\n  ]" });
+            out.push_str(if last { "\n" } else { ",\n" });
+        }
+        let mut out = String::with_capacity(64 + 100 * (self.interfaces.len() + self.routes.len()));
+        out.push_str("{\n");
+        list(&mut out, "interfaces", &self.interfaces, false);
+        list(&mut out, "routes", &self.routes, true);
+        out.push_str("}\n");
+        out
     }
 }
 
@@ -372,12 +387,14 @@ impl Stack {
 
         // What the addresses brought: (destination, interface) of local/connected routes.
         let mut derived: HashSet<(IpNet, u32)> = HashSet::new();
+        let mut derived_dst: HashSet<IpNet> = HashSet::new();
         for fam in [Family::Inet, Family::Inet6] {
             for r in stack.routes().routes(fam) {
                 if r.flags.intersects(RtFlags::LOCAL | RtFlags::CONNECTED)
                     && let Some(i) = r.ifindex
                 {
                     derived.insert((r.dst, i.get()));
+                    derived_dst.insert(r.dst);
                 }
             }
         }
@@ -430,7 +447,8 @@ impl Stack {
             if r.gateway.is_none()
                 && !rejecting
                 && let Some(d) = dev
-                && derived.contains(&(dst, d))
+                && (derived.contains(&(dst, d))
+                    || (r.flags.contains(RtFlags::CONNECTED) && derived_dst.contains(&dst)))
             {
                 continue;
             }
@@ -766,6 +784,26 @@ mod tests {
         assert!(json.contains("\"fe80::fe%eth0\""), "{json}");
         let again = Stack::from_file(&StackFile::from_json(&json).unwrap()).unwrap();
         assert_eq!(again.to_file(), back);
+    }
+
+    #[test]
+    fn kernel_prefix_routes_of_a_shared_subnet_are_skipped() {
+        let text = r#"{"interfaces": [
+            {"name": "eth0", "index": 1, "flags": ["up", "broadcast"],
+             "addresses": [{"addr": "192.0.2.1", "prefixlen": 24}]},
+            {"name": "eth1", "index": 2, "flags": ["up", "broadcast"],
+             "addresses": [{"addr": "192.0.2.2", "prefixlen": 24}]}],
+          "routes": [
+            {"dst": "192.0.2.0/24", "dev": "eth0", "flags": ["up", "connected"]},
+            {"dst": "192.0.2.0/24", "dev": "eth1", "flags": ["up", "connected"]}]}"#;
+        let s = Stack::from_file(&StackFile::from_json(text).unwrap()).unwrap();
+        let n = s
+            .routes()
+            .routes(Family::Inet)
+            .iter()
+            .filter(|r| r.dst.to_string() == "192.0.2.0/24")
+            .count();
+        assert_eq!(n, 1);
     }
 
     #[test]
