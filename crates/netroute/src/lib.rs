@@ -28,3 +28,8 @@ pub mod select;
 pub mod stack;
 
 pub use stack::{Stack, StackConfig, StackError, StackFile, StackFileError, TickReport};
+
+/// The README's Rust examples, compiled and run as doctests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;
