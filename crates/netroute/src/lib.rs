@@ -18,6 +18,7 @@ pub mod addr;
 pub mod clock;
 pub mod ifnet;
 pub mod synth;
+pub mod torture;
 pub mod timewait;
 
 pub use psref;
