@@ -51,10 +51,11 @@ use crate::timewait::{LocalAddrId, MslClass, TimeWaitInfo, Tuple, VtwConfig};
 pub const MUTATION: Option<&str> = mutation();
 
 const fn mutation() -> Option<&'static str> {
-    #[cfg(netroute_mutation = "no_generation_bump")]
-    return Some("no_generation_bump");
-    #[cfg(not(netroute_mutation))]
-    return None;
+    if cfg!(netroute_mutation = "no_generation_bump") {
+        Some("no_generation_bump")
+    } else {
+        None
+    }
 }
 
 /// What to run. `Default` gives a 5 s run with two readers and two writers over a
