@@ -10,7 +10,9 @@ fn main() {
     match std::env::var("NETROUTE_MUTATION") {
         Ok(m) if m.is_empty() => {}
         Ok(m) if MUTATIONS.contains(&m.as_str()) => {
-            println!("cargo::warning=netroute built with the deliberate mutation {m}: for tests only");
+            println!(
+                "cargo::warning=netroute built with the deliberate mutation {m}: for tests only"
+            );
             println!("cargo::rustc-cfg=netroute_mutation=\"{m}\"");
         }
         Ok(m) => panic!("NETROUTE_MUTATION={m:?} is not one of {MUTATIONS:?}"),

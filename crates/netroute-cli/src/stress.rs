@@ -83,6 +83,7 @@ fn json_report(r: &TortureReport, ok: bool) -> serde_json::Value {
         "reads": {
             "cache_packets": r.cache_packets,
             "cache_hits": r.cache_hits,
+            "alloc_failures_injected": r.alloc_failures,
             "table_lookups": r.table_lookups,
             "routes_checked": r.routes_checked,
             "coherence_checks": r.coherence_checks,
@@ -124,11 +125,13 @@ fn print_report(r: &TortureReport) {
         s, r.readers, r.writers, r.seed, r.initial_routes
     );
     println!(
-        "  readers: {} cache packets ({:.0}/s, {:.1} % hits), {} table lookups, {} routes \
-         checked, {} coherence checks, {} interface, {} address, {} TIME_WAIT lookups",
+        "  readers: {} cache packets ({:.0}/s, {:.1} % hits, {} ENOMEM injected), {} table \
+         lookups, {} routes checked, {} coherence checks, {} interface, {} address, {} \
+         TIME_WAIT lookups",
         r.cache_packets,
         rate(r.cache_packets),
         100.0 * r.cache_hits as f64 / r.cache_packets.max(1) as f64,
+        r.alloc_failures,
         r.table_lookups,
         r.routes_checked,
         r.coherence_checks,
@@ -162,7 +165,10 @@ fn print_report(r: &TortureReport) {
 
 pub(crate) fn run(args: &Args) -> Result<(), String> {
     if !(args.seconds > 0.0 && args.seconds <= 86_400.0) {
-        return Err(format!("--seconds must be in (0, 86400], got {}", args.seconds));
+        return Err(format!(
+            "--seconds must be in (0, 86400], got {}",
+            args.seconds
+        ));
     }
     if !(args.scale > 0.0 && args.scale <= 1.0) {
         return Err(format!("--scale must be in (0, 1], got {}", args.scale));
@@ -182,8 +188,7 @@ pub(crate) fn run(args: &Args) -> Result<(), String> {
     };
     let updates = match &args.updates {
         Some(p) => Some(Arc::new(
-            torture::parse_updates(&read_text(p)?)
-                .map_err(|e| format!("{}: {e}", p.display()))?,
+            torture::parse_updates(&read_text(p)?).map_err(|e| format!("{}: {e}", p.display()))?,
         )),
         None => None,
     };

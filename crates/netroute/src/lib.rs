@@ -18,8 +18,8 @@ pub mod addr;
 pub mod clock;
 pub mod ifnet;
 pub mod synth;
-pub mod torture;
 pub mod timewait;
+pub mod torture;
 
 pub use psref;
 

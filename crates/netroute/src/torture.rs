@@ -175,6 +175,10 @@ pub struct TortureReport {
     pub elapsed: Duration,
     /// Routes in the tables when the readers started (both families).
     pub initial_routes: usize,
+    /// Route-cache destination allocations made to fail (`rtcache_setdst` ENOMEM,
+    /// [`RouteCache::fail_next_alloc`](crate::route::RouteCache::fail_next_alloc)); each
+    /// must leave the cache empty and the next packet must refill it.
+    pub alloc_failures: u64,
     /// Route-cache "packets" (a validate or refill per packet).
     pub cache_packets: u64,
     /// Of those, cache hits.
@@ -321,8 +325,11 @@ impl Stamps {
         let Some(chunk) = self.chunks.get(c) else {
             return false;
         };
-        let chunk =
-            chunk.get_or_init(|| (0..1 << STAMP_CHUNK_BITS).map(|_| AtomicU64::new(0)).collect());
+        let chunk = chunk.get_or_init(|| {
+            (0..1 << STAMP_CHUNK_BITS)
+                .map(|_| AtomicU64::new(0))
+                .collect()
+        });
         let _ = chunk[i].compare_exchange(0, seq, Ordering::SeqCst, Ordering::SeqCst);
         true
     }
@@ -439,10 +446,9 @@ fn churn_addrs(k: usize) -> (Ipv4Addr, Ipv4Addr, Ipv6Addr) {
 }
 
 fn churn_routes(k: usize) -> [IpNet; 2] {
-    let p4 = IpNet::new(IpAddr::V4(Ipv4Addr::new(198, 18, k as u8, 0)), 24)
-        .expect("valid prefix");
-    let p4b = IpNet::new(IpAddr::V4(Ipv4Addr::new(198, 18, k as u8, 128)), 25)
-        .expect("valid prefix");
+    let p4 = IpNet::new(IpAddr::V4(Ipv4Addr::new(198, 18, k as u8, 0)), 24).expect("valid prefix");
+    let p4b =
+        IpNet::new(IpAddr::V4(Ipv4Addr::new(198, 18, k as u8, 128)), 25).expect("valid prefix");
     [p4, p4b]
 }
 
@@ -486,8 +492,16 @@ pub fn run(cfg: &TortureConfig) -> Result<TortureReport, TortureFailure> {
     let eth0 = ifs.attach(IfConfig::new("eth0").flags(up)).expect("eth0");
     let eth1 = ifs.attach(IfConfig::new("eth1").flags(up)).expect("eth1");
     for (i, a4, a6) in [
-        (eth0, [192, 0, 2, 1], Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1)),
-        (eth1, [198, 51, 100, 1], Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 1)),
+        (
+            eth0,
+            [192, 0, 2, 1],
+            Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1),
+        ),
+        (
+            eth1,
+            [198, 51, 100, 1],
+            Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 1),
+        ),
     ] {
         ifs.add_addr(i, AddrSpec::new(a4, 24)).expect("v4 address");
         ifs.add_addr(i, AddrSpec::new(a6, 64)).expect("v6 address");
@@ -522,7 +536,11 @@ pub fn run(cfg: &TortureConfig) -> Result<TortureReport, TortureFailure> {
     let initial_routes = stack.routes().v4().len() + stack.routes().v6().len();
     let updates: Arc<Vec<Update<IpNet>>> = match &cfg.updates {
         Some(u) => Arc::clone(u),
-        None => Arc::new(synth::updates(&table, cfg.seed, table.len().clamp(1024, 1 << 20))),
+        None => Arc::new(synth::updates(
+            &table,
+            cfg.seed,
+            table.len().clamp(1024, 1 << 20),
+        )),
     };
 
     // Flows: destinations inside table prefixes, the churned subnets and the candidate
@@ -548,7 +566,10 @@ pub fn run(cfg: &TortureConfig) -> Result<TortureReport, TortureFailure> {
         if_stamps: Stamps::new(1 << 4),
         addr_state: (0..CANDIDATES).map(|_| AtomicU64::new(0)).collect(),
         max_index: AtomicU64::new(u64::from(eth1.get()) + CHURN_IFS as u64 + 1),
-        violations: ViolationKind::ALL.iter().map(|_| AtomicU64::new(0)).collect(),
+        violations: ViolationKind::ALL
+            .iter()
+            .map(|_| AtomicU64::new(0))
+            .collect(),
         first: Mutex::new(Vec::new()),
         fail_fast: cfg.fail_fast,
     };
@@ -628,6 +649,7 @@ pub fn run(cfg: &TortureConfig) -> Result<TortureReport, TortureFailure> {
     report.elapsed = start.elapsed();
     for r in &rstats {
         report.cache_packets += r.cache_packets;
+        report.alloc_failures += r.alloc_failures;
         report.cache_hits += r.cache_hits;
         report.table_lookups += r.table_lookups;
         report.routes_checked += r.routes_checked;
@@ -718,7 +740,12 @@ fn flow_dst(rng: &mut SplitMix64, table: &[IpNet]) -> IfaAddr {
         let k = rng.below(CHURN_IFS as u64) as u8;
         IpAddr::V4(Ipv4Addr::new(198, 18, k, rng.below(256) as u8))
     } else if pick < 3 {
-        IpAddr::V4(Ipv4Addr::new(100, 64, rng.below(CANDIDATES as u64) as u8, 7))
+        IpAddr::V4(Ipv4Addr::new(
+            100,
+            64,
+            rng.below(CANDIDATES as u64) as u8,
+            7,
+        ))
     } else if table.is_empty() {
         IpAddr::V4(Ipv4Addr::from_bits(rng.next_u64() as u32))
     } else {
@@ -742,6 +769,7 @@ fn flow_dst(rng: &mut SplitMix64, table: &[IpNet]) -> IfaAddr {
 
 #[derive(Default)]
 struct ReaderStats {
+    alloc_failures: u64,
     cache_packets: u64,
     cache_hits: u64,
     table_lookups: u64,
@@ -761,7 +789,11 @@ fn check_route(sh: &Shared, e: &RtEntry, dst: &IfaAddr, s0: u64, how: &str) {
     }
     if !e.dst().contains(&dst.ip()) {
         sh.violation(ViolationKind::WrongObject, || {
-            format!("{how}: route {} (id {}) does not cover {dst}", e.dst(), e.id())
+            format!(
+                "{how}: route {} (id {}) does not cover {dst}",
+                e.dst(),
+                e.id()
+            )
         });
     }
     let del = sh.route_stamps.get(e.id());
@@ -803,6 +835,22 @@ fn reader(stack: &Stack, sh: &Shared, flows: Vec<IfaAddr>, seed: u64) -> ReaderS
                 let b0 = sh.started.load(Ordering::SeqCst);
                 let (dst, cache) = &mut caches[i];
                 let dst = *dst;
+                if rng.below(64) == 0 {
+                    // Failure injection: `rtcache_setdst` gets ENOMEM. The packet finds
+                    // no route, the cache is left empty, the next packet refills it.
+                    st.alloc_failures += 1;
+                    cache.free();
+                    cache.fail_next_alloc();
+                    let (r, hit) = cache.lookup(rt, dst);
+                    let bad = r.is_some() || hit;
+                    drop(r);
+                    if bad || cache.dst().is_some() || cache.has_route() {
+                        sh.violation(ViolationKind::Inconsistent, || {
+                            format!("a route cache for {dst} is not empty after ENOMEM")
+                        });
+                    }
+                    continue;
+                }
                 let (r, hit) = cache.lookup(rt, dst);
                 st.cache_packets += 1;
                 let Some(r) = r else { continue };
@@ -1201,11 +1249,7 @@ impl<'a> Writer<'a> {
         let mut ok = ifs.add_addr(ix, AddrSpec::new(a, 28)).is_ok();
         ok &= ifs.add_addr(ix, AddrSpec::new(a6, 64)).is_ok();
         for p in churn_routes(k) {
-            ok &= self
-                .stack
-                .routes()
-                .add(&RouteSpec::new(p).via(gw))
-                .is_ok();
+            ok &= self.stack.routes().add(&RouteSpec::new(p).via(gw)).is_ok();
         }
         sh.end();
         if !ok {
@@ -1409,8 +1453,16 @@ mod tests {
         let u = parse_updates("# c\nA 10.1.0.0/16\nW 2001:db8::/32\n").unwrap();
         assert_eq!(u.len(), 2);
         assert!(matches!(u[1], Update::Withdraw(_)));
-        assert!(parse_updates("X 10.0.0.0/8").unwrap_err().contains("line 1"));
-        assert!(parse_table("a\nnot-a-prefix").unwrap_err().contains("line 1"));
+        assert!(
+            parse_updates("X 10.0.0.0/8")
+                .unwrap_err()
+                .contains("line 1")
+        );
+        assert!(
+            parse_table("a\nnot-a-prefix")
+                .unwrap_err()
+                .contains("line 1")
+        );
     }
 
     #[test]
