@@ -3,7 +3,7 @@
 //! torture test catches it. Going through an environment variable rather than RUSTFLAGS
 //! rebuilds only this crate and its dependents.
 
-const MUTATIONS: &[&str] = &["no_generation_bump"];
+const MUTATIONS: &[&str] = &["no_generation_bump", "early_delete_event"];
 
 fn main() {
     println!("cargo::rerun-if-env-changed=NETROUTE_MUTATION");

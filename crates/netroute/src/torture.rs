@@ -38,10 +38,8 @@ use std::time::{Duration, Instant};
 use ipnet::IpNet;
 
 use crate::addr::{IfIndex, ScopedAddr};
-use crate::ifnet::{AddrSpec, IfConfig, IfFlags, IfaAddr};
-use crate::route::{
-    RouteError, RouteEvent, RouteKey, RouteNotice, RouteSpec, RouteSubscription, RtEntry,
-};
+use crate::ifnet::{AddrSpec, Event, IfConfig, IfFlags, IfaAddr, Notice, Subscription};
+use crate::route::{RouteError, RouteEvent, RouteKey, RouteSpec, RtEntry};
 use crate::stack::{Stack, StackConfig};
 use crate::synth::{self, SplitMix64, Update};
 use crate::timewait::{LocalAddrId, MslClass, TimeWaitInfo, Tuple, VtwConfig};
@@ -53,6 +51,8 @@ pub const MUTATION: Option<&str> = mutation();
 const fn mutation() -> Option<&'static str> {
     if cfg!(netroute_mutation = "no_generation_bump") {
         Some("no_generation_bump")
+    } else if cfg!(netroute_mutation = "early_delete_event") {
+        Some("early_delete_event")
     } else {
         None
     }
@@ -204,9 +204,9 @@ pub struct TortureReport {
     /// Updates of the stream replayed (including no-ops such as withdrawing an absent
     /// prefix of a real stream).
     pub updates_replayed: u64,
-    /// `RTM_DELETE` messages the writers read on their routing sockets (every writer
-    /// reads every one: explicit deletes, and the routes detaches and address removals
-    /// took with them); each stamps its route as deleted.
+    /// `RTM_DELETE` messages the monitor thread (a routing daemon) read on the routing
+    /// socket: explicit deletes, and the routes detaches and address removals took with
+    /// them; each stamps its route as deleted.
     pub delete_events: u64,
     /// Interfaces detached.
     pub detaches: u64,
@@ -220,7 +220,7 @@ pub struct TortureReport {
     pub vtw_inserts: u64,
     /// TIME_WAIT entries removed.
     pub vtw_removes: u64,
-    /// Route events a writer's routing socket lost (fewer staleness checks, not a
+    /// Messages the monitor's routing socket lost (fewer staleness checks, not a
     /// violation).
     pub events_lost: u64,
     /// Slowest route delete.
@@ -507,6 +507,15 @@ pub fn run(cfg: &TortureConfig) -> Result<TortureReport, TortureFailure> {
         ifs.add_addr(i, AddrSpec::new(a6, 64)).expect("v6 address");
     }
 
+    // Default routes, so that lookups find a covering route whatever the writers do
+    // (and misses, each an `RTM_MISS` message, stay rare).
+    for (d, v6) in [("0.0.0.0/0", false), ("::/0", true)] {
+        let d: IpNet = d.parse().expect("valid prefix");
+        stack
+            .routes()
+            .add(&RouteSpec::new(d).via(gateway(v6, 0)))
+            .expect("default route");
+    }
     // The table.
     let table: Vec<IpNet> = match &cfg.table {
         Some(t) => t.to_vec(),
@@ -581,6 +590,7 @@ pub fn run(cfg: &TortureConfig) -> Result<TortureReport, TortureFailure> {
         initial_routes,
         ..TortureReport::default()
     };
+    let sub = stack.subscribe(1 << 16);
     let start = Instant::now();
     let (rstats, wstats) = std::thread::scope(|s| {
         let rh: Vec<_> = flows
@@ -616,6 +626,12 @@ pub fn run(cfg: &TortureConfig) -> Result<TortureReport, TortureFailure> {
                 })
             })
             .collect();
+        // A routing daemon: reads the routing socket and stamps every route an
+        // `RTM_DELETE` names as deleted (the message promises the delete completed).
+        let mh = {
+            let (stack, sh) = (&stack, &sh);
+            s.spawn(move || monitor(stack, sh, sub))
+        };
         // The clock.
         while !sh.stopped() {
             if start.elapsed() >= deadline
@@ -634,6 +650,9 @@ pub fn run(cfg: &TortureConfig) -> Result<TortureReport, TortureFailure> {
             .into_iter()
             .map(|h| h.join().expect("a torture writer panicked"))
             .collect();
+        let (events, lost) = mh.join().expect("the torture monitor panicked");
+        report.delete_events = events;
+        report.events_lost = lost;
         (r, w)
     });
     let mut model = None;
@@ -663,14 +682,12 @@ pub fn run(cfg: &TortureConfig) -> Result<TortureReport, TortureFailure> {
         report.route_deletes += w.route_deletes;
         report.route_changes += w.route_changes;
         report.updates_replayed += w.updates_replayed;
-        report.delete_events += w.delete_events;
         report.detaches += w.detaches;
         report.attaches += w.attaches;
         report.addr_adds += w.addr_adds;
         report.addr_removes += w.addr_removes;
         report.vtw_inserts += w.vtw_inserts;
         report.vtw_removes += w.vtw_removes;
-        report.events_lost += w.events_lost;
         report.max_delete = report.max_delete.max(w.max_delete);
         report.max_change = report.max_change.max(w.max_change);
         report.max_detach = report.max_detach.max(w.max_detach);
@@ -894,8 +911,10 @@ fn reader(stack: &Stack, sh: &Shared, flows: Vec<IfaAddr>, seed: u64) -> ReaderS
                 };
                 st.routes_checked += 1;
                 check_route(sh, &r, &dst, s0, "lookup");
-                std::thread::yield_now();
-                check_route(sh, &r, &dst, s0, "lookup, after a yield");
+                if rng.below(4) == 0 {
+                    std::thread::yield_now();
+                    check_route(sh, &r, &dst, s0, "lookup, after a yield");
+                }
                 if let Some(ix) = r.ifindex() {
                     st.if_lookups += 1;
                     if let Some(ifp) = ifs.get_by_index(ix) {
@@ -942,7 +961,9 @@ fn reader(stack: &Stack, sh: &Shared, flows: Vec<IfaAddr>, seed: u64) -> ReaderS
                             format!("looked up {a}, got {}", ifa.ip())
                         });
                     }
-                    std::thread::yield_now();
+                    if rng.below(4) == 0 {
+                        std::thread::yield_now();
+                    }
                     let state = sh.addr_state[j].load(Ordering::SeqCst);
                     if state & 1 == 0 && state != 0 && state >> 1 <= s0 {
                         sh.violation(ViolationKind::StaleAddress, || {
@@ -969,8 +990,10 @@ fn reader(stack: &Stack, sh: &Shared, flows: Vec<IfaAddr>, seed: u64) -> ReaderS
                 st.if_lookups += 1;
                 if let Some(ifp) = ifs.get_by_index(ix) {
                     check_ifnet(sh, &ifp, ix, s0, "get_by_index");
-                    std::thread::yield_now();
-                    check_ifnet(sh, &ifp, ix, s0, "get_by_index, after a yield");
+                    if rng.below(4) == 0 {
+                        std::thread::yield_now();
+                        check_ifnet(sh, &ifp, ix, s0, "get_by_index, after a yield");
+                    }
                 }
             }
             // TIME_WAIT.
@@ -1017,6 +1040,33 @@ fn check_ifnet(sh: &Shared, ifp: &crate::ifnet::Ifnet, ix: IfIndex, s0: u64, how
 
 // ------------------------------------------------------------------------- writers
 
+fn record_route_delete(sh: &Shared, id: u64) {
+    let s = sh.complete();
+    sh.route_stamps.mark(id, s);
+    sh.publish(s);
+}
+
+/// The routing daemon: stamps the routes `RTM_DELETE` messages name, until the run
+/// stops and the queue is empty. Returns (messages, losses).
+fn monitor(_stack: &Stack, sh: &Shared, mut sub: Subscription) -> (u64, u64) {
+    let (mut n, mut lost) = (0, 0);
+    loop {
+        match sub.next_timeout(Duration::from_millis(20)) {
+            Some(Notice::Event {
+                event: Event::Route(RouteEvent::Delete(info)),
+                ..
+            }) => {
+                n += 1;
+                record_route_delete(sh, info.id);
+            }
+            Some(Notice::Lost { count }) => lost += count,
+            Some(_) => {}
+            None if sh.stopped() => return (n, lost),
+            None => {}
+        }
+    }
+}
+
 #[derive(Clone, Copy)]
 enum Role {
     All,
@@ -1031,14 +1081,12 @@ struct WriterStats {
     route_deletes: u64,
     route_changes: u64,
     updates_replayed: u64,
-    delete_events: u64,
     detaches: u64,
     attaches: u64,
     addr_adds: u64,
     addr_removes: u64,
     vtw_inserts: u64,
     vtw_removes: u64,
-    events_lost: u64,
     max_delete: Duration,
     max_change: Duration,
     max_detach: Duration,
@@ -1050,7 +1098,6 @@ struct Writer<'a> {
     sh: &'a Shared,
     rng: SplitMix64,
     bound: Duration,
-    sub: RouteSubscription,
     churn: [Option<IfIndex>; CHURN_IFS],
     cand: [bool; CANDIDATES],
     cursor: usize,
@@ -1064,7 +1111,6 @@ impl<'a> Writer<'a> {
             sh,
             rng: SplitMix64::new(seed),
             bound,
-            sub: stack.routes().subscribe(1 << 16),
             churn: [None; CHURN_IFS],
             cand: [false; CANDIDATES],
             cursor: 0,
@@ -1097,7 +1143,6 @@ impl<'a> Writer<'a> {
                 _ => self.vtw_op(),
             }
             self.sh.count_op(1);
-            self.drain_events();
             // Leave the readers quiet windows now and then (the coherence check needs
             // them) and let them run on a loaded machine.
             if self.rng.below(4) == 0 {
@@ -1123,27 +1168,7 @@ impl<'a> Writer<'a> {
     }
 
     fn record_route_delete(&self, id: u64) {
-        let s = self.sh.complete();
-        self.sh.route_stamps.mark(id, s);
-        self.sh.publish(s);
-    }
-
-    /// Records the deletes the routing socket reports (detaches, address removals, and
-    /// other writers' deletes: an `RTM_DELETE` is sent after the references drained).
-    fn drain_events(&mut self) {
-        while let Some(n) = self.sub.try_next() {
-            match n {
-                RouteNotice::Event {
-                    event: RouteEvent::Delete(info),
-                    ..
-                } => {
-                    self.stats.delete_events += 1;
-                    self.record_route_delete(info.id);
-                }
-                RouteNotice::Lost { count } => self.stats.events_lost += count,
-                _ => {}
-            }
-        }
+        record_route_delete(self.sh, id);
     }
 
     fn route_op(&mut self, updates: &[Update<IpNet>], present: &mut HashSet<IpNet>) {

@@ -1132,6 +1132,21 @@ impl RouteTables {
             rib.routes.remove(&k);
         }
         rib.count -= gone.len();
+        // Test-only deliberate bug (`NETROUTE_MUTATION=early_delete_event`): the
+        // `RTM_DELETE` messages go out before the routes are unpublished, so a listener
+        // believes a route gone while lookups still return it.
+        let early = cfg!(netroute_mutation = "early_delete_event");
+        if early {
+            let g = self.domain.read();
+            let early_infos: Vec<RouteInfo> = gone
+                .iter()
+                .filter_map(|&i| t.slab.get(i)?.load(&g).map(|e| e.info()))
+                .collect();
+            drop(g);
+            for i in early_infos {
+                self.emit(RouteEvent::Delete(i));
+            }
+        }
         // Phase 1: unpublish from the FIB and invalidate caches.
         let old_fib = if changes.is_empty() {
             None
@@ -1160,7 +1175,7 @@ impl RouteTables {
         batch.finish();
         // Phase 4: the indices may be reused.
         t.lock().free.extend(gone);
-        for i in &infos {
+        for i in infos.iter().filter(|_| !early) {
             self.emit(RouteEvent::Delete(i.clone()));
         }
         infos
