@@ -262,7 +262,7 @@ pub struct TortureFailure {
     /// The first violations detected, in detection order.
     pub first: Vec<Violation>,
     /// The counts, including every violation.
-    pub report: TortureReport,
+    pub report: Box<TortureReport>,
 }
 
 impl fmt::Display for TortureFailure {
@@ -392,8 +392,7 @@ impl Shared {
 
     /// Publishes the completion of a destroy; returns its stamp.
     fn complete(&self) -> u64 {
-        let s = self.next_seq.fetch_add(1, Ordering::SeqCst) + 1;
-        s
+        self.next_seq.fetch_add(1, Ordering::SeqCst) + 1
     }
 
     fn publish(&self, s: u64) {
@@ -629,8 +628,8 @@ pub fn run(cfg: &TortureConfig) -> Result<TortureReport, TortureFailure> {
         // A routing daemon: reads the routing socket and stamps every route an
         // `RTM_DELETE` names as deleted (the message promises the delete completed).
         let mh = {
-            let (stack, sh) = (&stack, &sh);
-            s.spawn(move || monitor(stack, sh, sub))
+            let sh = &sh;
+            s.spawn(move || monitor(sh, sub))
         };
         // The clock.
         while !sh.stopped() {
@@ -703,7 +702,10 @@ pub fn run(cfg: &TortureConfig) -> Result<TortureReport, TortureFailure> {
         Ok(report)
     } else {
         let first = std::mem::take(&mut *sh.first.lock().unwrap_or_else(|e| e.into_inner()));
-        Err(TortureFailure { first, report })
+        Err(TortureFailure {
+            first,
+            report: Box::new(report),
+        })
     }
 }
 
@@ -1048,7 +1050,7 @@ fn record_route_delete(sh: &Shared, id: u64) {
 
 /// The routing daemon: stamps the routes `RTM_DELETE` messages name, until the run
 /// stops and the queue is empty. Returns (messages, losses).
-fn monitor(_stack: &Stack, sh: &Shared, mut sub: Subscription) -> (u64, u64) {
+fn monitor(sh: &Shared, mut sub: Subscription) -> (u64, u64) {
     let (mut n, mut lost) = (0, 0);
     loop {
         match sub.next_timeout(Duration::from_millis(20)) {

@@ -125,7 +125,7 @@ fn route_cache_enomem_under_concurrent_changes() {
             let mut i = 0u32;
             while !stop.load(Ordering::Relaxed) {
                 let p: IpNet = format!("198.51.{}.0/24", (i / 2) % 200).parse().unwrap();
-                if i % 2 == 0 {
+                if i.is_multiple_of(2) {
                     rt.add(&RouteSpec::new(p).via([192, 0, 2, 253])).unwrap();
                 } else {
                     rt.delete(&RouteKey::new(p)).unwrap();
@@ -138,7 +138,7 @@ fn route_cache_enomem_under_concurrent_changes() {
         let mut failed = 0;
         for n in 0..20_000u32 {
             let d = IfaAddr::V4(Ipv4Addr::new(198, 51, (n % 200) as u8, 9));
-            if n % 7 == 0 {
+            if n.is_multiple_of(7) {
                 c.free();
                 c.fail_next_alloc();
                 let (r, _) = c.lookup(rt, d);
