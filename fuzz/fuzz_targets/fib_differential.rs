@@ -97,7 +97,7 @@ fn prefix<T: K>(m: &Model<T>, sel: u8, bits: u128, len: u8, raw: bool) -> (T, u8
     // 2^18 direct-table chunks, which would make every run slow.
     let len = match (raw, len) {
         (true, l) => l,
-        (false, l) if l < 16 => l % (T::W + 1),
+        (false, l) if l < 4 => l % (T::W + 1),
         (false, l) => T::W / 4 + l % (T::W - T::W / 4 + 1),
     };
     let a = m.addr(sel, bits);
