@@ -6,7 +6,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use netroute::addr::{ScopedAddr, ZoneId, ZoneResolver, parse_prefix_strict, parse_prefix_truncating};
+use netroute::addr::{
+    ScopedAddr, ZoneId, ZoneResolver, parse_prefix_strict, parse_prefix_truncating,
+};
 
 struct Zones;
 
@@ -38,12 +40,24 @@ fuzz_target!(|data: &[u8]| {
     let strict = parse_prefix_strict(s);
     let trunc = parse_prefix_truncating(s);
     if let Ok(p) = &strict {
-        assert_eq!(trunc.as_ref().ok(), Some(p), "strict {s:?} but not truncating");
+        assert_eq!(
+            trunc.as_ref().ok(),
+            Some(p),
+            "strict {s:?} but not truncating"
+        );
         assert_eq!(p.trunc(), *p, "strict gave a non-canonical prefix");
     }
     if let Ok(p) = &trunc {
-        assert_eq!(p.trunc(), *p, "truncating gave a non-canonical prefix for {s:?}");
+        assert_eq!(
+            p.trunc(),
+            *p,
+            "truncating gave a non-canonical prefix for {s:?}"
+        );
         let text = p.to_string();
-        assert_eq!(parse_prefix_strict(&text).as_ref().ok(), Some(p), "{s:?} -> {text:?}");
+        assert_eq!(
+            parse_prefix_strict(&text).as_ref().ok(),
+            Some(p),
+            "{s:?} -> {text:?}"
+        );
     }
 });

@@ -12,10 +12,24 @@ use netroute::route::fib::{Fib, FibOp, Key, NextHop};
 
 #[derive(Arbitrary, Debug)]
 enum Op {
-    Insert { sel: u8, bits: u128, len: u8, nh: u16, raw: bool },
-    Remove { sel: u8, bits: u128, len: u8, raw: bool },
+    Insert {
+        sel: u8,
+        bits: u128,
+        len: u8,
+        nh: u16,
+        raw: bool,
+    },
+    Remove {
+        sel: u8,
+        bits: u128,
+        len: u8,
+        raw: bool,
+    },
     Batch(Vec<(bool, u8, u128, u8, u16)>),
-    Lookup { sel: u8, bits: u128 },
+    Lookup {
+        sel: u8,
+        bits: u128,
+    },
     Rebuild,
 }
 
@@ -51,7 +65,11 @@ impl K for u128 {
 
 fn mask<T: K>(len: u8) -> u128 {
     let w = u32::from(T::W);
-    let all = if w == 128 { u128::MAX } else { (1u128 << w) - 1 };
+    let all = if w == 128 {
+        u128::MAX
+    } else {
+        (1u128 << w) - 1
+    };
     let len = u32::from(len);
     if len == 0 {
         0
@@ -71,7 +89,11 @@ impl<T: K> Model<T> {
     /// removes hit: `sel` picks a prefix, `bits` fill its host part.
     fn addr(&self, sel: u8, bits: u128) -> T {
         if sel < 192 && !self.map.is_empty() {
-            let (&(a, l), _) = self.map.iter().nth(usize::from(sel) % self.map.len()).unwrap();
+            let (&(a, l), _) = self
+                .map
+                .iter()
+                .nth(usize::from(sel) % self.map.len())
+                .unwrap();
             T::from_bits(a.to_bits() | (bits & !mask::<T>(l)))
         } else {
             T::from_bits(bits)
@@ -111,10 +133,18 @@ fn prefix<T: K>(m: &Model<T>, sel: u8, bits: u128, len: u8, raw: bool) -> (T, u8
 
 fn run<T: K>(ops: Vec<Op>) {
     let mut fib = Fib::<T>::new();
-    let mut m = Model::<T> { map: BTreeMap::new() };
+    let mut m = Model::<T> {
+        map: BTreeMap::new(),
+    };
     for op in ops.into_iter().take(256) {
         match op {
-            Op::Insert { sel, bits, len, nh: n, raw } => {
+            Op::Insert {
+                sel,
+                bits,
+                len,
+                nh: n,
+                raw,
+            } => {
                 let (a, l, ok) = prefix(&m, sel, bits, len, raw);
                 let got = fib.insert(a, l, nh(n));
                 if ok {
@@ -123,7 +153,12 @@ fn run<T: K>(ops: Vec<Op>) {
                     assert!(got.is_err());
                 }
             }
-            Op::Remove { sel, bits, len, raw } => {
+            Op::Remove {
+                sel,
+                bits,
+                len,
+                raw,
+            } => {
                 let (a, l, ok) = prefix(&m, sel, bits, len, raw);
                 let got = fib.remove(a, l);
                 if ok {
@@ -140,7 +175,11 @@ fn run<T: K>(ops: Vec<Op>) {
                     let (a, l, ok) = prefix(&m, sel, bits, len, raw);
                     all_ok &= ok;
                     fops.push(if ins {
-                        FibOp::Insert { addr: a, len: l, nh: nh(n) }
+                        FibOp::Insert {
+                            addr: a,
+                            len: l,
+                            nh: nh(n),
+                        }
                     } else {
                         FibOp::Remove { addr: a, len: l }
                     });

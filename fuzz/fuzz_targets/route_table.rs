@@ -19,10 +19,30 @@ use netroute::route::{
 
 #[derive(Arbitrary, Debug)]
 enum Op {
-    Add { v6: bool, p: u32, len: u8, metric: u8, blackhole: bool },
-    Delete { v6: bool, p: u32, len: u8, metric: Option<u8> },
-    Change { v6: bool, p: u32, len: u8, metric: u8, new_metric: Option<u8> },
-    Lookup { v6: bool, a: u32 },
+    Add {
+        v6: bool,
+        p: u32,
+        len: u8,
+        metric: u8,
+        blackhole: bool,
+    },
+    Delete {
+        v6: bool,
+        p: u32,
+        len: u8,
+        metric: Option<u8>,
+    },
+    Change {
+        v6: bool,
+        p: u32,
+        len: u8,
+        metric: u8,
+        new_metric: Option<u8>,
+    },
+    Lookup {
+        v6: bool,
+        a: u32,
+    },
 }
 
 /// Prefixes inside 10.0.0.0/8 (IPv6: 2001:db8:a000::/40) with lengths that nest.
@@ -31,7 +51,8 @@ fn prefix(v6: bool, p: u32, len: u8) -> IpNet {
     let l = lens[usize::from(len) % lens.len()];
     let bits = p & 0x00ff_ffff;
     if v6 {
-        let a = Ipv6Addr::from(0x2001_0db8_a000_0000_0000_0000_0000_0000u128 | u128::from(bits) << 80);
+        let a =
+            Ipv6Addr::from(0x2001_0db8_a000_0000_0000_0000_0000_0000u128 | u128::from(bits) << 80);
         IpNet::new(IpAddr::V6(a), l + 16).unwrap().trunc()
     } else {
         IpNet::new(IpAddr::V4(Ipv4Addr::from(0x0a00_0000 | bits)), l)
@@ -43,7 +64,9 @@ fn prefix(v6: bool, p: u32, len: u8) -> IpNet {
 fn dst(v6: bool, a: u32) -> IfaAddr {
     let bits = a & 0x00ff_ffff;
     if v6 {
-        let a = Ipv6Addr::from(0x2001_0db8_a000_0000_0000_0000_0000_0000u128 | u128::from(bits) << 80 | 1);
+        let a = Ipv6Addr::from(
+            0x2001_0db8_a000_0000_0000_0000_0000_0000u128 | u128::from(bits) << 80 | 1,
+        );
         IfaAddr::V6(ScopedAddr::new(a, None).unwrap())
     } else {
         IfaAddr::V4(Ipv4Addr::from(0x0a00_0000 | bits))
@@ -61,16 +84,23 @@ fn gw(v6: bool) -> IpAddr {
 fuzz_target!(|ops: Vec<Op>| {
     let ifs = Arc::new(IfTable::with_config(
         Arc::new(Domain::new()),
-        IfTableConfig { max_interfaces: 4, max_addresses: 8 },
+        IfTableConfig {
+            max_interfaces: 4,
+            max_addresses: 8,
+        },
         Arc::new(netroute::clock::SystemClock::new()),
     ));
     let rt = RouteTables::with_config(Arc::clone(&ifs), RouteConfig { max_routes: 4096 });
     let eth0 = ifs
         .attach(IfConfig::new("eth0").flags(IfFlags::UP | IfFlags::BROADCAST))
         .unwrap();
-    ifs.add_addr(eth0, AddrSpec::new([192, 0, 2, 1], 24)).unwrap();
-    ifs.add_addr(eth0, AddrSpec::new("2001:db8::1".parse::<IpAddr>().unwrap(), 64))
+    ifs.add_addr(eth0, AddrSpec::new([192, 0, 2, 1], 24))
         .unwrap();
+    ifs.add_addr(
+        eth0,
+        AddrSpec::new("2001:db8::1".parse::<IpAddr>().unwrap(), 64),
+    )
+    .unwrap();
     // (prefix, metric, id)
     let mut model: Vec<(IpNet, u32, u64)> = Vec::new();
     let mut cache = RouteCache::new();
@@ -78,7 +108,13 @@ fuzz_target!(|ops: Vec<Op>| {
     let mut changes = 0u64;
     for op in ops.into_iter().take(512) {
         match op {
-            Op::Add { v6, p, len, metric, blackhole } => {
+            Op::Add {
+                v6,
+                p,
+                len,
+                metric,
+                blackhole,
+            } => {
                 let d = prefix(v6, p, len);
                 let metric = u32::from(metric % 4);
                 let spec = if blackhole {
@@ -107,7 +143,12 @@ fuzz_target!(|ops: Vec<Op>| {
                     .filter(|(_, e)| e.0 == d && m.is_none_or(|m| e.1 == m))
                     .min_by_key(|(_, e)| e.1)
                     .map(|(i, _)| i);
-                let got = rt.delete(&RouteKey { dst: d, dev: None, host: false, metric: m });
+                let got = rt.delete(&RouteKey {
+                    dst: d,
+                    dev: None,
+                    host: false,
+                    metric: m,
+                });
                 match (got, want) {
                     (Ok(info), Some(i)) => {
                         assert_eq!(info.id, model[i].2);
@@ -118,7 +159,13 @@ fuzz_target!(|ops: Vec<Op>| {
                     (g, w) => panic!("delete {d}: {g:?} vs {w:?}"),
                 }
             }
-            Op::Change { v6, p, len, metric, new_metric } => {
+            Op::Change {
+                v6,
+                p,
+                len,
+                metric,
+                new_metric,
+            } => {
                 let d = prefix(v6, p, len);
                 let metric = u32::from(metric % 4);
                 let nm = new_metric.map(|m| u32::from(m % 4));

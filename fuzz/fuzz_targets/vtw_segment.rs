@@ -52,8 +52,15 @@ fuzz_target!(|i: Input| {
         ts_recent: i.ts_recent,
     };
     let seg = Segment {
-        flags: TcpFlags { syn: i.syn, ack: i.ack, fin: i.fin, rst: i.rst },
-        seq: i.far.unwrap_or_else(|| i.rcv_nxt.wrapping_add(i.seq_off as i32 as u32)),
+        flags: TcpFlags {
+            syn: i.syn,
+            ack: i.ack,
+            fin: i.fin,
+            rst: i.rst,
+        },
+        seq: i
+            .far
+            .unwrap_or_else(|| i.rcv_nxt.wrapping_add(i.seq_off as i32 as u32)),
         ack: i.snd_nxt.wrapping_add(i.ack_off as i32 as u32),
         payload_len: u32::from(i.payload_len),
         // TSval relative to TS.Recent when there is one.
@@ -94,11 +101,21 @@ fuzz_target!(|i: Input| {
         assert!(f.rst, "only an RST kills an entry");
     }
     // Reopen.
-    if let Action::Reopen { iss_floor: floor, ts_recent } = a {
+    if let Action::Reopen {
+        iss_floor: floor,
+        ts_recent,
+    } = a
+    {
         assert!(request && pol.syn_reopen, "reopen without a SYN: {seg:?}");
         assert_ne!(floor, 0);
         assert_eq!(floor, iss_floor(tw.snd_nxt));
-        assert_eq!(floor, match tw.snd_nxt.wrapping_add(65_537) { 0 => 1, x => x });
+        assert_eq!(
+            floor,
+            match tw.snd_nxt.wrapping_add(65_537) {
+                0 => 1,
+                x => x,
+            }
+        );
         assert_eq!(ts_recent, tw.ts_recent);
     }
     // A SYN that is a connection request with a newer timestamp (or, without
@@ -110,7 +127,10 @@ fuzz_target!(|i: Input| {
         };
         let no_ts = tw.ts_recent.is_none() && (seg.ts.is_none() || !pol.timestamps);
         if newer_ts || (no_ts && seq_lt(tw.rcv_nxt, seg.seq)) {
-            assert!(matches!(a, Action::Reopen { .. }), "RFC 6191 SYN refused: {a:?}");
+            assert!(
+                matches!(a, Action::Reopen { .. }),
+                "RFC 6191 SYN refused: {a:?}"
+            );
         }
     }
     // Timestamps.
@@ -130,10 +150,17 @@ fuzz_target!(|i: Input| {
     if let Action::Restart { ts_recent } | Action::AckAndRestart { ts_recent } = a {
         assert!(f.ack && !f.rst && !f.syn, "restart on {f:?}");
         if let Some(v) = ts_recent {
-            let t = seg.ts.expect("TS.Recent updated from a segment without TSopt");
+            let t = seg
+                .ts
+                .expect("TS.Recent updated from a segment without TSopt");
             assert_eq!(v, t.tsval);
-            let r = tw.ts_recent.expect("TS.Recent updated without timestamps in use");
-            assert!(seq_lt(r, v), "TS.Recent moved backwards or stayed: {r} -> {v}");
+            let r = tw
+                .ts_recent
+                .expect("TS.Recent updated without timestamps in use");
+            assert!(
+                seq_lt(r, v),
+                "TS.Recent moved backwards or stayed: {r} -> {v}"
+            );
         }
     }
 });
