@@ -294,7 +294,9 @@ impl std::error::Error for TortureFailure {}
 // ----------------------------------------------------------------------- shared state
 
 /// Sequence stamps keyed by a never-reused id (route id, attach id): 0 = none. Two
-/// levels of chunks allocated on first use, so readers look up with two loads.
+/// levels of chunks allocated on first use, so readers look up with two loads. Memory
+/// grows by 512 KiB per 65,536 ids handed out during the run; ids beyond the table
+/// (2^30 routes, 2^26 attachments) are not tracked (fewer checks, never a false alarm).
 struct Stamps {
     chunks: Box<[OnceLock<Box<[AtomicU64]>>]>,
 }
@@ -571,7 +573,7 @@ pub fn run(cfg: &TortureConfig) -> Result<TortureReport, TortureFailure> {
         started: AtomicU64::new(0),
         finished: AtomicU64::new(0),
         route_stamps: Stamps::new(1 << 14),
-        if_stamps: Stamps::new(1 << 4),
+        if_stamps: Stamps::new(1 << 10),
         addr_state: (0..CANDIDATES).map(|_| AtomicU64::new(0)).collect(),
         max_index: AtomicU64::new(u64::from(eth1.get()) + CHURN_IFS as u64 + 1),
         violations: ViolationKind::ALL
