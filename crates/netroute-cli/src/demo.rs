@@ -17,20 +17,20 @@
 //! forwarder that saw a destroyed object; must be 0), TIME_WAIT entries and their bytes
 //! against full protocol control blocks.
 
+use indicatif::{ProgressBar, ProgressStyle};
 use ipnet::{IpNet, Ipv4Net};
-use netroute::ifnet::{AddrSpec, IfConfig, IfFlags, IfTable};
+use netroute::ifnet::{AddrSpec, IfConfig, IfFlags};
 use netroute::route::fib::{FibOp, NextHop, SharedFib};
-use netroute::route::{RouteCache, RouteKey, RouteSpec, RouteTables};
+use netroute::route::{Redirect, RouteCache, RouteKey, RouteSpec};
 use netroute::synth::{self, SplitMix64, Update};
-use netroute::timewait::{
-    ClassCapacities, LocalAddrId, MonotonicClock, MslClass, TimeWaitInfo, Tuple, Vtw, VtwConfig,
-};
-use psref::{Batch, Domain, Slot, barrier};
+use netroute::timewait::{ClassCapacities, LocalAddrId, MslClass, TimeWaitInfo, Tuple, VtwConfig};
+use netroute::{Stack, StackConfig};
+use psref::{Batch, Slot, barrier};
 use serde::Serialize;
 use std::hint::black_box;
 use std::net::Ipv4Addr;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -53,6 +53,15 @@ pub(crate) struct Args {
     /// Print the report as one JSON object.
     #[arg(long)]
     json: bool,
+    /// A real table instead of the synthetic ones (text `prefix [nexthop]` lines or an
+    /// MRT TABLE_DUMP_V2 RIB dump, plain or gzip), e.g. the RIS files of `../shared/data`.
+    /// A family the file does not hold stays synthetic.
+    #[arg(long, value_name = "FILE")]
+    table: Option<std::path::PathBuf>,
+    /// An update stream (`A prefix` / `W prefix` lines, plain or gzip) replayed by the
+    /// writer instead of a generated one (its IPv4 updates; the forwarders' FIB is IPv4).
+    #[arg(long, value_name = "FILE")]
+    updates: Option<std::path::PathBuf>,
 }
 
 const ALIVE: u64 = 0x5AFE_5AFE_5AFE_5AFE;
@@ -86,6 +95,8 @@ fn next_hop_obj(i: u32, version: u64) -> NextHopObj {
 #[derive(Serialize, Debug, Default)]
 struct Report {
     barrier_mode: String,
+    tables: String,
+    updates_source: String,
     threads: usize,
     seconds: f64,
     prefixes_v4: usize,
@@ -97,6 +108,7 @@ struct Report {
     lookups_per_sec: f64,
     fib_updates_applied: u64,
     routes: usize,
+    routes_already_present: u64,
     route_cache_lookups: u64,
     route_cache_hit_rate: f64,
     route_changes: u64,
@@ -116,13 +128,44 @@ fn hash_nh(x: u128) -> NextHop {
     NextHop::new(1 + (r.next_u64() % u64::from(NEXT_HOPS)) as u32).expect("index in range")
 }
 
-fn progress(json: bool, msg: &str) {
-    if !json {
-        eprintln!("  … {msg}");
-    }
+/// The spinner shown while loading: hidden under `--json` and when stderr is not a
+/// terminal (indicatif draws nothing then), so logs and pipes stay clean.
+fn spinner(json: bool) -> ProgressBar {
+    let pb = if json {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new_spinner()
+    };
+    pb.set_style(
+        ProgressStyle::with_template("{spinner} {elapsed:>4} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    pb.enable_steady_tick(Duration::from_millis(120));
+    pb
 }
 
-pub(crate) fn run(args: &Args) -> Result<(), String> {
+/// The files named by `--table` and `--updates`, read before anything else runs.
+#[derive(Default)]
+struct Inputs {
+    table: Option<Vec<netroute_cli::input::TableEntry>>,
+    updates: Option<Vec<netroute_cli::input::Update>>,
+}
+
+/// Runs the demo. A bad `--table` or `--updates` file is a bad-input error (exit 3,
+/// naming the file and line); a failure while running (or a stale use) exit 1.
+pub(crate) fn run(args: &Args) -> Result<(), netroute_cli::CliError> {
+    use netroute_cli::CliError;
+    let mut inputs = Inputs::default();
+    if let Some(p) = &args.table {
+        inputs.table = Some(netroute_cli::input::read_table(p).map_err(CliError::bad_input)?);
+    }
+    if let Some(p) = &args.updates {
+        inputs.updates = Some(netroute_cli::input::read_updates(p).map_err(CliError::bad_input)?);
+    }
+    run_with(args, &inputs).map_err(CliError::failure)
+}
+
+fn run_with(args: &Args, inputs: &Inputs) -> Result<(), String> {
     if !(args.seconds > 0.0 && args.seconds <= 3600.0) {
         return Err(format!(
             "--seconds must be in (0, 3600], got {}",
@@ -139,12 +182,28 @@ pub(crate) fn run(args: &Args) -> Result<(), String> {
     let mut report = Report {
         barrier_mode: format!("{:?}", barrier::mode()),
         threads,
+        updates_source: "generated".to_owned(),
         ..Report::default()
     };
-    let domain = Arc::new(Domain::new());
+    let pb = spinner(args.json);
+    // The stack: interfaces, route tables and TIME_WAIT tables under one domain.
+    let mut tw_cfg = VtwConfig::with_entries(300_000);
+    tw_cfg.capacity = ClassCapacities {
+        loopback: 10_000,
+        local: 30_000,
+        remote: 260_000,
+    };
+    let stack = Stack::with_config(StackConfig {
+        vtw_v4: tw_cfg,
+        vtw_v6: VtwConfig::with_entries(3_000),
+        ..StackConfig::default()
+    })
+    .map_err(|e| e.to_string())?;
+    let domain = stack.domain().clone();
+    let ifs = stack.ifs();
+    let vtw = stack.vtw();
 
     // Interfaces.
-    let ifs = Arc::new(IfTable::new(domain.clone()));
     let e = |e: netroute::ifnet::IfError| e.to_string();
     let lo0 = ifs
         .attach(IfConfig::new("lo0").flags(IfFlags::UP | IfFlags::LOOPBACK))
@@ -163,12 +222,53 @@ pub(crate) fn run(args: &Args) -> Result<(), String> {
 
     // Tables.
     let t0 = Instant::now();
-    progress(args.json, "generating the synthetic tables");
-    let v4 = synth::ipv4_table(args.seed, args.scale);
-    let v6 = synth::ipv6_table(args.seed, args.scale);
+    pb.set_message("generating the synthetic tables");
+    let mut v4 = synth::ipv4_table(args.seed, args.scale);
+    let mut v6 = synth::ipv6_table(args.seed, args.scale);
+    report.tables = "synthetic, 2026 RIS shape".to_owned();
+    if let Some(path) = &args.table {
+        pb.set_message(format!("reading {}", path.display()));
+        let entries = inputs.table.as_deref().unwrap_or_default();
+        let (a, b): (Vec<_>, Vec<_>) = entries
+            .iter()
+            .map(|e| e.prefix)
+            .partition(|n| matches!(n, IpNet::V4(_)));
+        if !a.is_empty() {
+            v4 = a
+                .iter()
+                .filter_map(|n| match n {
+                    IpNet::V4(x) => Some(*x),
+                    IpNet::V6(_) => None,
+                })
+                .collect();
+        }
+        if !b.is_empty() {
+            v6 = b
+                .iter()
+                .filter_map(|n| match n {
+                    IpNet::V6(x) => Some(*x),
+                    IpNet::V4(_) => None,
+                })
+                .collect();
+        }
+        // Duplicate lines (a dump lists a prefix once per peer) collapse to one route.
+        v4.sort_unstable();
+        v4.dedup();
+        v6.sort_unstable();
+        v6.dedup();
+        report.tables = format!(
+            "{} ({} IPv4, {} IPv6 prefixes from the file)",
+            path.display(),
+            a.len(),
+            b.len()
+        );
+    }
+    if v4.is_empty() || v6.is_empty() {
+        return Err("the tables must hold at least one prefix of each family".to_owned());
+    }
     report.prefixes_v4 = v4.len();
     report.prefixes_v6 = v6.len();
-    progress(args.json, "compiling the FIBs");
+    pb.set_message("compiling the FIBs");
     let fib4 = SharedFib::<u32>::from_routes(
         v4.iter().map(|n| {
             (
@@ -198,22 +298,48 @@ pub(crate) fn run(args: &Args) -> Result<(), String> {
     let next_hops: Vec<Slot<NextHopObj>> = (0..=NEXT_HOPS)
         .map(|i| Slot::new(next_hop_obj(i, 0), &domain))
         .collect();
-    let updates4 = synth::updates(&v4, args.seed, 400_000);
-    progress(
-        args.json,
-        "loading the IPv4 table into the routing table (rtentries)",
-    );
-    let rt = RouteTables::new(ifs.clone());
+    let updates4: Vec<Update<Ipv4Net>> = match &args.updates {
+        None => synth::updates(&v4, args.seed, 400_000),
+        Some(path) => {
+            pb.set_message(format!("reading {}", path.display()));
+            let u: Vec<Update<Ipv4Net>> = inputs
+                .updates
+                .as_deref()
+                .unwrap_or_default()
+                .iter()
+                .copied()
+                .filter_map(|u| match u {
+                    netroute_cli::input::Update::Announce(IpNet::V4(n)) => {
+                        Some(Update::Announce(n))
+                    }
+                    netroute_cli::input::Update::Withdraw(IpNet::V4(n)) => {
+                        Some(Update::Withdraw(n))
+                    }
+                    _ => None,
+                })
+                .collect();
+            if u.is_empty() {
+                return Err(format!("{}: no IPv4 updates", path.display()));
+            }
+            report.updates_source = path.display().to_string();
+            u
+        }
+    };
+    pb.set_message("loading the IPv4 table into the routing table (rtentries)");
+    let rt = stack.routes();
     let gw = Ipv4Addr::new(192, 0, 2, 254);
     let specs: Vec<RouteSpec> = v4
         .iter()
         .map(|n| RouteSpec::new(IpNet::V4(*n)).via(gw))
         .collect();
-    let refused = rt.add_many(&specs).iter().filter(|r| r.is_err()).count();
-    if refused != 0 {
-        return Err(format!(
-            "{refused} routes of the synthetic table were refused"
-        ));
+    // A table prefix that is also a connected subnet of the demo's interfaces exists
+    // already (metric 0): keep the connected route, count the duplicate.
+    for r in rt.add_many(&specs) {
+        match r {
+            Ok(_) => {}
+            Err(netroute::route::RouteError::Exists { .. }) => report.routes_already_present += 1,
+            Err(e) => return Err(format!("a table route was refused: {e}")),
+        }
     }
     report.routes = rt.v4().len();
 
@@ -239,28 +365,20 @@ pub(crate) fn run(args: &Args) -> Result<(), String> {
     let lookups = AtomicU64::new(0);
     let stale = AtomicU64::new(0);
     let publish = Mutex::new(Vec::<Duration>::new());
-    let mut tw_cfg = VtwConfig::with_entries(300_000);
-    tw_cfg.capacity = ClassCapacities {
-        loopback: 10_000,
-        local: 30_000,
-        remote: 260_000,
-    };
-    let vtw = Vtw::new(
-        tw_cfg,
-        VtwConfig::with_entries(3_000),
-        Arc::new(MonotonicClock::new()),
-    )
-    .map_err(|e| e.to_string())?;
     let tw_inserted = AtomicU64::new(0);
     let cache_lookups = AtomicU64::new(0);
     let cache_hits = AtomicU64::new(0);
-    progress(
-        args.json,
-        &format!(
-            "forwarding for {:.1} s with {threads} thread(s)",
-            args.seconds
-        ),
+    pb.finish_and_clear();
+    let bar = if args.json {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new((args.seconds * 10.0).ceil() as u64)
+    };
+    bar.set_style(
+        ProgressStyle::with_template("{bar:40} {elapsed:>4}/{duration} forwarding with {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
+    bar.set_message(format!("{threads} thread(s)"));
 
     thread::scope(|s| -> Result<(), String> {
         for t in 0..threads {
@@ -311,7 +429,7 @@ pub(crate) fn run(args: &Args) -> Result<(), String> {
         // Sockets: each flow keeps its own route cache (`struct route` in a PCB) and
         // revalidates it on every packet; any route change invalidates all of them.
         {
-            let (rt, flows4, stop, stale) = (&rt, &flows4, &stop, &stale);
+            let (rt, flows4, stop, stale) = (rt, &flows4, &stop, &stale);
             let (cache_lookups, cache_hits) = (&cache_lookups, &cache_hits);
             s.spawn(move || {
                 let mut caches: Vec<RouteCache> = (0..1024).map(|_| RouteCache::new()).collect();
@@ -346,7 +464,7 @@ pub(crate) fn run(args: &Args) -> Result<(), String> {
         }
         // TIME_WAIT churn: connections closing at a steady rate, peers probing.
         {
-            let (vtw, stop, tw_inserted) = (&vtw, &stop, &tw_inserted);
+            let (vtw, stop, tw_inserted) = (vtw, &stop, &tw_inserted);
             s.spawn(move || {
                 let mut rng = SplitMix64::new(77);
                 let mut k = 0u64;
@@ -444,6 +562,18 @@ pub(crate) fn run(args: &Args) -> Result<(), String> {
                 }
             } else if version % 32 == 16 && rt.delete(&RouteKey::new(host).host()).is_ok() {
                 report.route_changes += 1;
+            } else if version % 64 == 40 {
+                // The gateway redirects a destination to its neighbour: a DYNAMIC host
+                // route appears (and the slow timer reaps it when it expires).
+                let r = Redirect {
+                    dst: Ipv4Addr::new(203, 0, 113, 200 + (version % 50) as u8).into(),
+                    gateway: Ipv4Addr::new(192, 0, 2, 253).into(),
+                    src: gw.into(),
+                };
+                if rt.redirect(&r).is_ok() {
+                    report.route_changes += 1;
+                }
+                stack.tick();
             }
             if !detached && start.elapsed() > run_for / 2 {
                 ifs.detach(eth1).map_err(e)?;
@@ -453,8 +583,10 @@ pub(crate) fn run(args: &Args) -> Result<(), String> {
                 report.interface_detaches += 1;
                 detached = true;
             }
+            bar.set_position((start.elapsed().as_secs_f64() * 10.0) as u64);
             thread::sleep(Duration::from_millis(2));
         }
+        bar.finish_and_clear();
         stop.store(true, Ordering::Relaxed);
         report.seconds = start.elapsed().as_secs_f64();
         Ok(())
@@ -475,7 +607,7 @@ pub(crate) fn run(args: &Args) -> Result<(), String> {
     report.route_cache_hit_rate =
         cache_hits.load(Ordering::Relaxed) as f64 / report.route_cache_lookups.max(1) as f64;
     report.timewait_inserted = tw_inserted.load(Ordering::Relaxed);
-    let (live, mem) = vtw.with_table::<Ipv4Addr, _>(|t, _| (t.len(), t.memory().core()));
+    let (live, mem) = (vtw.len::<Ipv4Addr>(), vtw.memory::<Ipv4Addr>().core());
     report.timewait_live = live;
     report.timewait_bytes_per_entry = if live > 0 {
         mem as f64 / live as f64
@@ -507,8 +639,8 @@ fn print_report(r: &Report) {
         r.barrier_mode, r.threads, r.seconds
     );
     println!(
-        "  tables          {} IPv4 + {} IPv6 prefixes (synthetic, 2026 RIS shape), compiled in {:.0} ms",
-        r.prefixes_v4, r.prefixes_v6, r.build_ms
+        "  tables          {} IPv4 + {} IPv6 prefixes ({}), compiled in {:.0} ms",
+        r.prefixes_v4, r.prefixes_v6, r.tables, r.build_ms
     );
     println!(
         "  FIB memory      {:.2} B/prefix IPv4, {:.2} B/prefix IPv6 (one compiled copy)",

@@ -16,6 +16,7 @@
 
 pub mod addr;
 pub mod clock;
+pub mod flow;
 pub mod ifnet;
 pub mod synth;
 pub mod timewait;
@@ -24,6 +25,12 @@ pub mod torture;
 pub use psref;
 
 pub mod route;
+pub mod select;
 pub mod stack;
 
-pub use stack::{Stack, StackConfig, StackError};
+pub use stack::{Stack, StackConfig, StackError, StackFile, StackFileError, TickReport};
+
+/// The README's Rust examples, compiled and run as doctests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;

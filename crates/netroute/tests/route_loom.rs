@@ -87,6 +87,43 @@ fn validate_vs_delete() {
     });
 }
 
+/// The same race through `validate_shared` in the reader's own open section: the entry
+/// it returns is intact until the section ends, and never one whose delete completed
+/// before the section began.
+#[test]
+fn validate_shared_vs_delete() {
+    let mut b = loom::model::Builder::new();
+    b.max_branches = 100_000;
+    b.check(|| {
+        let rt = setup();
+        let dst = Ipv4Addr::new(10, 1, 2, 3);
+        let deleted = Arc::new(AtomicBool::new(false));
+        let reader = {
+            let (rt, deleted) = (rt.clone(), deleted.clone());
+            let mut cache = RouteCache::new();
+            cache.set_dst(dst).expect("set_dst");
+            let id = cache.init_noclone(&rt).map(|r| r.id()).expect("fill");
+            thread::spawn(move || {
+                let done_before = deleted.load(Ordering::SeqCst);
+                let domain = Arc::clone(rt.domain());
+                let g = domain.read();
+                if let Some(e) = cache.validate_shared(&rt, &g) {
+                    assert!(!done_before, "validated a route whose delete had completed");
+                    assert!(e.get().is_intact());
+                    assert_eq!(e.get().id(), id);
+                    thread::yield_now();
+                    assert!(e.get().is_intact());
+                }
+            })
+        };
+        rt.delete(&RouteKey::new("10.0.0.0/8".parse().unwrap()))
+            .expect("delete");
+        deleted.store(true, Ordering::SeqCst);
+        assert!(rt.lookup(dst, false).is_none());
+        reader.join().unwrap();
+    });
+}
+
 /// Deleting a more specific route while a covering one stays: a concurrent lookup gets
 /// one of the two, never nothing (the two-phase delete: FIB unpublish, synchronize,
 /// then the slot is emptied).

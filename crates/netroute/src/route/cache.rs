@@ -30,10 +30,12 @@
 use std::cell::Cell;
 use std::marker::PhantomData;
 
+use psref::{ReadGuard, Shared};
+
 use crate::ifnet::IfaAddr;
 
 use super::table::Handle;
-use super::{RouteError, RouteRef, RouteTables};
+use super::{RouteError, RouteRef, RouteTables, RtEntry};
 
 /// A route cache (`struct route`).
 ///
@@ -155,6 +157,75 @@ impl RouteCache {
         None
     }
 
+    /// [`validate`](Self::validate) inside the caller's open read section, for
+    /// forwarders that handle a batch of packets per section: no psref is taken, so the
+    /// entry is borrowed from the section (`'g`) and valid until it ends; the cache is
+    /// free for the next use at once. The hit path is the generation compare, one slot
+    /// load and one id compare.
+    ///
+    /// A route deleted after the section began may still be returned (as from any
+    /// reader that started first); one whose delete *completed* before the section
+    /// began never is: the delete bumped the generation before its synchronize, and
+    /// pserialize orders that bump before every later section.
+    ///
+    /// # Panics
+    /// If `guard` is a section of another domain than the tables' (psref's check).
+    #[inline]
+    pub fn validate_shared<'a, 'g>(
+        &mut self,
+        t: &'a RouteTables,
+        guard: &'g ReadGuard<'a>,
+    ) -> Option<Shared<'g, 'a, RtEntry>> {
+        if let Some(h) = self.rt
+            && self.generation == t.generation_relaxed()
+            && self.tables == t.id()
+            && let Some(e) = t.load_handle(guard, h)
+        {
+            return Some(e);
+        }
+        self.rt = None;
+        None
+    }
+
+    /// [`lookup_noclone`](Self::lookup_noclone) inside the caller's open read section
+    /// (see [`validate_shared`](Self::validate_shared)): the route to `dst` from the
+    /// cache if it holds `dst` and still validates (`hit == true`), else from the FIB,
+    /// refilling the cache. Misses are counted, not reported (reporting may block on
+    /// the event bus's lock, which has no place in a read section); the use counter is
+    /// bumped on a refill only.
+    pub fn lookup_shared<'a, 'g>(
+        &mut self,
+        t: &'a RouteTables,
+        guard: &'g ReadGuard<'a>,
+        dst: impl Into<IfaAddr>,
+    ) -> (Option<Shared<'g, 'a, RtEntry>>, bool) {
+        let dst = dst.into();
+        if self.dst == Some(dst) {
+            if let Some(e) = self.validate_shared(t, guard) {
+                return (Some(e), true);
+            }
+        } else {
+            self.free();
+        }
+        if self.set_dst(dst).is_err() {
+            return (None, false);
+        }
+        let generation = t.generation();
+        match t.lookup_in(guard, &dst) {
+            Some((h, e)) => {
+                e.add_use(1);
+                self.rt = Some(h);
+                self.generation = generation;
+                self.tables = t.id();
+                (Some(e), false)
+            }
+            None => {
+                t.note_miss(dst, false);
+                (None, false)
+            }
+        }
+    }
+
     /// `_rtcache_init`: looks the destination up and caches the result.
     fn fill<'t>(&mut self, t: &'t RouteTables, report: bool) -> Option<RouteRef<'t>> {
         let dst = self.dst?;
@@ -218,12 +289,33 @@ impl RouteCache {
         self.lookup2(t, dst.into(), false)
     }
 
-    fn lookup2<'s>(
+    /// `rtcache_lookup` followed by a check of the route: if `accept` refuses it, the
+    /// reference is released and the cache emptied (`rtcache_unref` +
+    /// `rtcache_free`, as `in6_selectroute` does for a next hop that is not a
+    /// neighbour) and the answer is `None`. `hit` is as for [`lookup`](Self::lookup).
+    pub fn lookup_checked<'s>(
         &'s mut self,
         t: &'s RouteTables,
+        dst: impl Into<IfaAddr>,
+        accept: impl FnOnce(&super::RtEntry) -> bool,
+    ) -> (Option<RouteRef<'s>>, bool) {
+        let (r, hit) = self.lookup2(t, dst.into(), true);
+        match r {
+            Some(r) if accept(&r) => (Some(r), hit),
+            r => {
+                drop(r);
+                self.free();
+                (None, hit)
+            }
+        }
+    }
+
+    fn lookup2<'t>(
+        &mut self,
+        t: &'t RouteTables,
         dst: IfaAddr,
         report: bool,
-    ) -> (Option<RouteRef<'s>>, bool) {
+    ) -> (Option<RouteRef<'t>>, bool) {
         if self.dst == Some(dst) {
             if let Some(r) = self.try_validate(t) {
                 return (Some(r), true);

@@ -91,6 +91,9 @@ pub enum RouteError {
         /// The configured maximum.
         max: usize,
     },
+    /// A redirect that is old, forged or malformed (`rts_badredirect`).
+    #[error("bad redirect: {0}")]
+    BadRedirect(&'static str),
     /// `ENOMEM`: `rtcache_setdst` could not allocate (only through the failure
     /// injection knob, [`RouteCache::fail_next_alloc`](super::RouteCache::fail_next_alloc)).
     #[error("out of memory")]
@@ -121,7 +124,7 @@ impl RouteError {
             RouteError::NoSuchAddress { .. } => 49,  // EADDRNOTAVAIL
             RouteError::WrongFamily { .. } => 47,    // EAFNOSUPPORT
             RouteError::NoNextHop | RouteError::BadFlags(_) | RouteError::Addr(_) => 22, // EINVAL
-            RouteError::ZoneTooLarge(_) => 22,
+            RouteError::ZoneTooLarge(_) | RouteError::BadRedirect(_) => 22,
             RouteError::LocalRoute { .. } => 1, // EPERM
             RouteError::TableFull { .. } => 55, // ENOBUFS
             RouteError::NoMemory => 12,         // ENOMEM

@@ -28,6 +28,19 @@ pub enum RouteEvent {
         /// The destination looked up.
         dst: IfaAddr,
     },
+    /// `RTM_REDIRECT`: a redirect was received, accepted or not.
+    Redirect {
+        /// The destination redirected.
+        dst: IfaAddr,
+        /// The new first hop it named.
+        gateway: IfaAddr,
+        /// The router that sent it.
+        src: IfaAddr,
+        /// Whether the table followed it.
+        accepted: bool,
+    },
+    /// `RTM_LOSING`: a connection using this route keeps timing out (`in_losing`).
+    Losing(RouteInfo),
 }
 
 /// What a subscriber receives.

@@ -25,6 +25,13 @@ pub trait Afi: Prefix + Send + Sync + 'static {
     fn addr_key(dst: &IfaAddr) -> Option<Self::Addr>;
     /// Wraps a plain destination (zone from `dev` when the address needs one).
     fn wrap(addr: IpAddr, dev: Option<IfIndex>) -> Result<IfaAddr, RouteError>;
+    /// The compiled FIB's key for the family ([`fib::Key`](super::fib::Key): `u32` or
+    /// `u128`).
+    type FibKey: super::fib::Key;
+    /// The prefix as (network address as a FIB key, length).
+    fn fib_prefix(&self) -> (Self::FibKey, u8);
+    /// A lookup address as a FIB key.
+    fn fib_addr(addr: Self::Addr) -> Self::FibKey;
 }
 
 impl Afi for Ipv4Net {
@@ -46,6 +53,15 @@ impl Afi for Ipv4Net {
     }
     fn wrap(addr: IpAddr, _dev: Option<IfIndex>) -> Result<IfaAddr, RouteError> {
         wrap(addr, _dev)
+    }
+    type FibKey = u32;
+    #[inline]
+    fn fib_prefix(&self) -> (u32, u8) {
+        (u32::from(self.network()), self.prefix_len())
+    }
+    #[inline]
+    fn fib_addr(addr: Ipv4Addr) -> u32 {
+        u32::from(addr)
     }
 }
 
@@ -84,6 +100,15 @@ impl Afi for Ipv6Net {
     }
     fn wrap(addr: IpAddr, dev: Option<IfIndex>) -> Result<IfaAddr, RouteError> {
         wrap(addr, dev)
+    }
+    type FibKey = u128;
+    #[inline]
+    fn fib_prefix(&self) -> (u128, u8) {
+        (u128::from(self.network()), self.prefix_len())
+    }
+    #[inline]
+    fn fib_addr(addr: Ipv6Addr) -> u128 {
+        u128::from(addr)
     }
 }
 

@@ -14,13 +14,16 @@
 //! | [`RtEntry`], [`RtFlags`], [`RtMetrics`] | `struct rtentry`, `RTF_*`, `struct rt_metrics` |
 //! | [`RouteRef`] | an rtentry with its psref (`rtcache_unref` = drop) |
 //! | [`RouteCache`] | `struct route`, `rtcache_*` |
-//! | [`RouteEvent`] | `RTM_ADD`, `RTM_DELETE`, `RTM_CHANGE`, `RTM_MISS` |
+//! | [`RouteTables::redirect`], [`RouteTables::losing`], [`RouteTables::expire_routes`] | `rtredirect`, `in_losing`, the redirect `rt_timer` |
+//! | [`RouteEvent`] | `RTM_ADD`, `RTM_DELETE`, `RTM_CHANGE`, `RTM_MISS`, `RTM_REDIRECT`, `RTM_LOSING` |
 //! | [`fib`] | the compiled longest-prefix match (`radix.c`'s role, read-optimised) |
 //!
 //! # Protection (design §3)
 //!
 //! Entries are immutable objects in a slab of [`psref::Slot`]s; the FIB (prefix → slab
-//! index) is an immutable snapshot in a `Slot`, republished by the writer. Lookups run
+//! index, the compiled [`fib`] structure) is an immutable version in a `Slot`,
+//! republished by the writer (left-right: the writer patches a private copy, publishes
+//! it, and reuses the retired copy after its grace period). Lookups run
 //! in a read section of the [`psref::Domain`] shared with the
 //! [`IfTable`](crate::ifnet::IfTable), so one section covers a route and its
 //! interface, and return passive references. Writers serialise per family on the RIB
@@ -59,9 +62,9 @@
 //! ```
 #![forbid(unsafe_code)]
 
-// The compiled LPM (Poptrie-style, `route/fib/`). Not yet behind the tables' FIB seam
-// (`lpm::Fib`, served today by the simple `HashFib`): wiring it in means implementing
-// the seam with it (its next hops are 16-bit, the slab indices up to 32-bit).
+// The compiled LPM (Poptrie-style, `route/fib/`). The tables use it behind their FIB
+// seam (`lpm::Fib`, `DefaultFib = CompiledFib`, with 30-bit slab-index leaves); the
+// simple `HashFib` stays as the reference the tests compare it with.
 pub mod fib;
 
 mod cache;
@@ -70,6 +73,7 @@ mod error;
 mod event;
 mod family;
 mod lpm;
+mod redirect;
 mod slab;
 mod sync;
 mod table;
@@ -82,6 +86,7 @@ pub use entry::{Gateway, RouteInfo, RtEntry, RtFlags, RtMetrics};
 pub use error::RouteError;
 pub use event::{RouteEvent, RouteEventBus, RouteNotice, RouteSubscription};
 pub use family::Afi;
+pub use redirect::{Redirect, RedirectOutcome};
 pub use table::{
     RouteConfig, RouteKey, RouteRef, RouteSpec, RouteStats, RouteTable, RouteTables, RtRequest,
 };

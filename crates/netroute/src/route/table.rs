@@ -6,8 +6,11 @@
 //! # Structure
 //!
 //! Per family a [`RouteTable`]: a RIB (every route, by key, ordered by metric, under a
-//! writer lock), a FIB snapshot derived from it (best route per key → slab index, see
-//! `lpm.rs`), and a slab of [`psref::Slot`]s holding the [`RtEntry`] objects. Both
+//! writer lock), a FIB version derived from it (best route per key → slab index, the
+//! compiled LPM of `fib/` behind the seam of `lpm.rs`), and a slab of [`psref::Slot`]s
+//! holding the [`RtEntry`] objects. The FIB's writer side (its private copy and change
+//! log) lives under the RIB lock; a retired FIB version is handed back to it after its
+//! grace period (`retire_fib`), re-taking the RIB lock. Both
 //! families share one [`Domain`] with the [`IfTable`], and one generation.
 //!
 //! # Differences from NetBSD
@@ -49,7 +52,7 @@ use super::RouteError;
 use super::entry::{Gateway, RouteInfo, RtEntry, RtFlags, RtMetrics};
 use super::event::{RouteEvent, RouteEventBus, RouteSubscription};
 use super::family::{Afi, family_of, family_of_ip, wrap};
-use super::lpm::{DefaultFib, Fib};
+use super::lpm::{DefaultFib, Fib, MAX_SLAB_INDEX};
 use super::slab::Slab;
 use super::sync::AtomicU64;
 
@@ -214,14 +217,19 @@ pub enum RtRequest {
 /// Limits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RouteConfig {
-    /// Most routes per family.
+    /// Most routes per family (at most `2^30 - 1`: the FIB's slab-index leaves are
+    /// 30-bit; larger values are capped).
     pub max_routes: usize,
+    /// Lifetime of a route created by a redirect, in seconds (0: forever);
+    /// `net.inet.icmp.redirtimeout`.
+    pub redirect_timeout_secs: u64,
 }
 
 impl Default for RouteConfig {
     fn default() -> Self {
         Self {
             max_routes: 1 << 21,
+            redirect_timeout_secs: Self::DEFAULT_REDIRECT_TIMEOUT_SECS,
         }
     }
 }
@@ -231,6 +239,32 @@ impl Default for RouteConfig {
 pub struct RouteStats {
     /// `rts_unreach`: lookups that found no route.
     pub unreach: u64,
+    /// `rts_badredirect`: redirects refused.
+    pub badredirect: u64,
+    /// `rts_dynamic`: host routes created by redirects.
+    pub dynamic: u64,
+    /// `rts_newgateway`: routes whose gateway a redirect replaced.
+    pub newgateway: u64,
+}
+
+/// The redirect counters of [`RouteStats`].
+#[derive(Default)]
+pub(super) struct RedirectCounters {
+    bad: AtomicU64,
+    dynamic: AtomicU64,
+    newgateway: AtomicU64,
+}
+
+impl RedirectCounters {
+    pub(super) fn bad(&self) {
+        self.bad.fetch_add(1, Ordering::Relaxed);
+    }
+    pub(super) fn dynamic(&self) {
+        self.dynamic.fetch_add(1, Ordering::Relaxed);
+    }
+    pub(super) fn newgateway(&self) {
+        self.newgateway.fetch_add(1, Ordering::Relaxed);
+    }
 }
 
 /// The global generation (`rtcache_generation`), alone on its cache line so the
@@ -248,11 +282,16 @@ struct RibRoute {
     ifa: Option<Arc<IfAddr>>,
 }
 
-struct Rib<P> {
+/// The writer state of a family's FIB (kept under the RIB lock).
+type FibWriter<P> = <DefaultFib<P> as Fib<P>>::Writer;
+
+struct Rib<P: Afi> {
     routes: BTreeMap<P, Vec<RibRoute>>,
     free: Vec<u32>,
     next: u32,
     count: usize,
+    /// The FIB's writer side (its private copy and change log, see `lpm.rs`).
+    fib: FibWriter<P>,
 }
 
 /// One family's table: RIB, FIB snapshot and entry slab.
@@ -268,15 +307,18 @@ pub struct RouteTable<P: Afi> {
 
 impl<P: Afi> RouteTable<P> {
     fn new(domain: &Domain, max: usize) -> Self {
-        let max = max.min(u32::MAX as usize);
+        // Slab indices must fit the FIB's leaves (30 bits).
+        let max = max.min(MAX_SLAB_INDEX as usize + 1);
+        let (fib, writer) = DefaultFib::<P>::new();
         Self {
             slab: Slab::new(max),
-            fib: Slot::new(DefaultFib::<P>::empty(), domain),
+            fib: Slot::new(fib, domain),
             rib: Mutex::new(Rib {
                 routes: BTreeMap::new(),
                 free: Vec::new(),
                 next: 0,
                 count: 0,
+                fib: writer,
             }),
         }
     }
@@ -358,6 +400,8 @@ pub struct RouteTables {
     v4: RouteTable<Ipv4Net>,
     v6: RouteTable<Ipv6Net>,
     events: RouteEventBus,
+    config: RouteConfig,
+    redirects: RedirectCounters,
 }
 
 impl std::fmt::Debug for RouteTables {
@@ -437,6 +481,8 @@ impl RouteTables {
             unreach: std::sync::atomic::AtomicU64::new(0),
             tables_id: NEXT_TABLES_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             events: RouteEventBus::default(),
+            config,
+            redirects: RedirectCounters::default(),
         });
         ifs.set_route_hook(Arc::new(Hook(Arc::downgrade(&t))));
         for i in ifs.indices() {
@@ -451,12 +497,63 @@ impl RouteTables {
     /// Publishes `e` on the route bus and, when anyone listens there, on the interface
     /// table's bus (the stack's routing socket), so a `Stack` subscriber sees route and
     /// interface messages in one order.
-    fn emit(&self, e: RouteEvent) {
+    pub(super) fn emit(&self, e: RouteEvent) {
         let bus = self.ifs.events();
         if bus.subscribers() > 0 {
             bus.publish(crate::ifnet::Event::Route(e.clone()));
         }
         self.events.publish(e);
+    }
+
+    /// The limits and timeouts the tables were built with.
+    pub(super) fn config(&self) -> &RouteConfig {
+        &self.config
+    }
+
+    pub(super) fn redirect_stats(&self) -> &RedirectCounters {
+        &self.redirects
+    }
+
+    /// Adds a route made by the stack itself (a redirect): user-flag checks, no
+    /// `STATIC`.
+    pub(super) fn add_internal(&self, spec: &RouteSpec) -> Result<RouteInfo, RouteError> {
+        check_user_flags(spec.flags)?;
+        by_family!(self, family_of(&spec.dst), |t| self.add_in(t, spec))
+    }
+
+    /// Changes a route in place for the stack itself (a redirect).
+    pub(super) fn change_internal(&self, spec: &RouteSpec) -> Result<RouteInfo, RouteError> {
+        check_user_flags(spec.flags)?;
+        by_family!(self, family_of(&spec.dst), |t| self
+            .change_in(t, spec, None))
+    }
+
+    /// Deletes the `DYNAMIC` routes whose `expire` is in `1..=now`; returns how many.
+    pub(super) fn delete_expired_dynamic(&self, now: u64) -> usize {
+        self.expire_in(&self.v4, now) + self.expire_in(&self.v6, now)
+    }
+
+    fn expire_in<P: Afi>(&self, t: &RouteTable<P>, now: u64) -> usize {
+        let rib = t.lock();
+        let due: std::collections::HashSet<u64> = {
+            let g = self.domain.read();
+            rib.routes
+                .values()
+                .flatten()
+                .filter(|r| r.flags.contains(RtFlags::DYNAMIC))
+                .filter(|r| {
+                    t.slab
+                        .get(r.idx)
+                        .and_then(|s| s.load(&g))
+                        .is_some_and(|e| (1..=now).contains(&e.metrics().expire))
+                })
+                .map(|r| r.id)
+                .collect()
+        };
+        if due.is_empty() {
+            return 0;
+        }
+        self.remove_where(t, rib, |_, r| due.contains(&r.id)).len()
     }
 
     /// The domain whose read sections protect routes and interfaces.
@@ -512,6 +609,9 @@ impl RouteTables {
     pub fn stats(&self) -> RouteStats {
         RouteStats {
             unreach: self.unreach.load(std::sync::atomic::Ordering::Relaxed),
+            badredirect: self.redirects.bad.load(Ordering::Relaxed),
+            dynamic: self.redirects.dynamic.load(Ordering::Relaxed),
+            newgateway: self.redirects.newgateway.load(Ordering::Relaxed),
         }
     }
 
@@ -730,10 +830,10 @@ impl RouteTables {
         let mut rib = t.lock();
         let mut changes = Vec::new();
         let info = self.add_locked(t, &mut rib, spec, &mut changes)?;
-        let old = self.publish_fib(t, &changes);
+        let old = self.publish_fib(t, &mut rib, &changes);
         drop(rib);
         self.emit(RouteEvent::Add(info.clone()));
-        drop(old);
+        self.retire_fib(t, old);
         Ok(info)
     }
 
@@ -806,12 +906,12 @@ impl RouteTables {
         if added.is_empty() {
             return;
         }
-        let old = self.publish_fib(t, &changes);
+        let old = self.publish_fib(t, &mut rib, &changes);
         drop(rib);
         for a in added {
             self.emit(RouteEvent::Add(a));
         }
-        drop(old);
+        self.retire_fib(t, old);
     }
 
     fn new_id(&self) -> u64 {
@@ -910,22 +1010,32 @@ impl RouteTables {
     }
 
     /// Publishes the FIB with `changes` (if any) and bumps the generation; the old
-    /// snapshot is to be dropped (synchronize) after the RIB lock is released.
+    /// version is to be handed to [`retire_fib`](Self::retire_fib) (synchronize) after
+    /// the RIB lock is released.
     fn publish_fib<'d, P: Afi>(
         &'d self,
         t: &'d RouteTable<P>,
+        rib: &mut Rib<P>,
         changes: &[(P, Option<u32>)],
     ) -> Option<RetiredFib<'d, P>> {
         let old = if changes.is_empty() {
             None
         } else {
-            t.fib.store(
-                t.fib_snapshot(&self.domain).with_changes(changes),
-                &self.domain,
-            )
+            t.fib
+                .store(t.next_fib(&self.domain, rib, changes), &self.domain)
         };
         self.invalidate();
         old
+    }
+
+    /// Waits for the grace period of a FIB version taken out of service (no reader can
+    /// reach it afterwards), then gives it back to the FIB's writer side for reuse.
+    /// Takes the RIB lock: call without it (and outside read sections).
+    fn retire_fib<P: Afi>(&self, t: &RouteTable<P>, old: Option<RetiredFib<'_, P>>) {
+        if let Some(old) = old {
+            let v = old.into_inner();
+            DefaultFib::<P>::recycle(&mut t.lock().fib, v);
+        }
     }
 
     /// Resolves the output interface, source address and gateway of a request
@@ -1088,22 +1198,39 @@ impl RouteTables {
             return Err(RouteError::LocalRoute { dst });
         }
         let id = r.id;
-        let mut out = self.remove_where(t, rib, |kk, rr| *kk == key && rr.id == id);
+        let mut out = self.remove_where_in(t, rib, Some(&key), |kk, rr| *kk == key && rr.id == id);
         out.pop().ok_or(RouteError::NoSuchRoute { dst })
     }
 
-    /// Deletes every route of `t` matching `pred`, in the two phases described in the
-    /// module docs; consumes the RIB lock. Returns the deleted routes.
+    /// Deletes every route of `t` matching `pred` (only among the routes of key `only`
+    /// if given: a single delete must not scan the whole RIB), in the two phases
+    /// described in the module docs; consumes the RIB lock. Returns the deleted routes.
     fn remove_where<P: Afi>(
         &self,
         t: &RouteTable<P>,
+        rib: MutexGuard<'_, Rib<P>>,
+        pred: impl Fn(&P, &RibRoute) -> bool,
+    ) -> Vec<RouteInfo> {
+        self.remove_where_in(t, rib, None, pred)
+    }
+
+    /// [`remove_where`](Self::remove_where) over the routes of key `only` if given (a
+    /// single delete looks at one key, not the whole RIB), else over all.
+    fn remove_where_in<P: Afi>(
+        &self,
+        t: &RouteTable<P>,
         mut rib: MutexGuard<'_, Rib<P>>,
+        only: Option<&P>,
         pred: impl Fn(&P, &RibRoute) -> bool,
     ) -> Vec<RouteInfo> {
         let mut changes = Vec::new();
         let mut gone = Vec::new();
         let mut empty = Vec::new();
-        for (k, v) in rib.routes.iter_mut() {
+        let scope: Box<dyn Iterator<Item = (&P, &mut Vec<RibRoute>)>> = match only {
+            Some(k) => Box::new(rib.routes.range_mut(k..=k)),
+            None => Box::new(rib.routes.iter_mut()),
+        };
+        for (k, v) in scope {
             let best = v[0].idx;
             let before = v.len();
             v.retain(|r| {
@@ -1148,19 +1275,12 @@ impl RouteTables {
             }
         }
         // Phase 1: unpublish from the FIB and invalidate caches.
-        let old_fib = if changes.is_empty() {
-            None
-        } else {
-            t.fib.store(
-                t.fib_snapshot(&self.domain).with_changes(&changes),
-                &self.domain,
-            )
-        };
-        self.invalidate();
+        let old_fib = self.publish_fib(t, &mut rib, &changes);
         drop(rib);
-        // Phase 2: no reader can still reach the entries through an old FIB.
+        // Phase 2: no reader can still reach the entries through an old FIB (the retired
+        // version comes back only after its grace period).
         match old_fib {
-            Some(f) => f.destroy(),
+            Some(f) => self.retire_fib(t, Some(f)),
             None => self.domain.synchronize(),
         }
         // Phase 3: empty the slots, wait for references, free.
@@ -1260,21 +1380,19 @@ impl RouteTables {
             },
         );
         let best_after = v[0].idx;
-        let old_fib = (best_before != best_after).then(|| {
-            t.fib.store(
-                t.fib_snapshot(&self.domain)
-                    .with_changes(&[(key, Some(best_after))]),
-                &self.domain,
-            )
-        });
-        self.invalidate();
+        let changes: &[(P, Option<u32>)] = if best_before != best_after {
+            &[(key, Some(best_after))]
+        } else {
+            &[]
+        };
+        // Bumps the generation even without a FIB change.
+        let old_fib = self.publish_fib(t, &mut rib, changes);
         drop(rib);
         self.emit(RouteEvent::Change(info.clone()));
+        // The FIB version first (its grace period), then the old entry's references.
+        self.retire_fib(t, old_fib);
         let mut batch = Batch::new(&self.domain);
         batch.extend(old_entry);
-        if let Some(Some(f)) = old_fib {
-            batch.push(f);
-        }
         batch.finish();
         Ok(info)
     }
@@ -1372,9 +1490,9 @@ impl RouteTables {
             0,
             &mut changes,
         )?;
-        let old = self.publish_fib(t, &changes);
+        let old = self.publish_fib(t, &mut rib, &changes);
         drop(rib);
-        drop(old);
+        self.retire_fib(t, old);
         Ok(info)
     }
 
@@ -1397,24 +1515,18 @@ impl RouteTables {
 }
 
 impl<P: Afi> RouteTable<P> {
-    /// The current FIB snapshot, for the writer (RIB lock held, so it cannot change).
-    fn fib_snapshot<'a>(&'a self, domain: &'a Domain) -> FibView<'a, P> {
-        FibView { t: self, domain }
-    }
-}
-
-/// The writer's view of the published FIB: builds the next snapshot from it.
-struct FibView<'a, P: Afi> {
-    t: &'a RouteTable<P>,
-    domain: &'a Domain,
-}
-
-impl<P: Afi> FibView<'_, P> {
-    fn with_changes(&self, changes: &[(P, Option<u32>)]) -> DefaultFib<P> {
-        let g = self.domain.read();
-        match self.t.fib.load(&g) {
-            Some(f) => f.get().with_changes(changes),
-            None => DefaultFib::<P>::empty().with_changes(changes),
+    /// The next FIB version: the published one (which cannot change: the RIB lock is
+    /// held, `rib` is its guard's content) with `changes` applied, by the FIB's writer.
+    fn next_fib(
+        &self,
+        domain: &Domain,
+        rib: &mut Rib<P>,
+        changes: &[(P, Option<u32>)],
+    ) -> DefaultFib<P> {
+        let g = domain.read();
+        match self.fib.load(&g) {
+            Some(f) => DefaultFib::<P>::next(&mut rib.fib, f.get(), changes),
+            None => unreachable!("the FIB slot is never empty"),
         }
     }
 }

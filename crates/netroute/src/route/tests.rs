@@ -64,6 +64,18 @@ const V6: Fam = Fam {
     other_family: "192.0.2.99",
 };
 
+impl Fam {
+    /// An address on eth0's subnet that is not a gateway (reached by the connected
+    /// route).
+    fn gw1_on_eth0(&self) -> &'static str {
+        if self.family == Family::Inet {
+            "192.0.2.77"
+        } else {
+            "2001:db8::77"
+        }
+    }
+}
+
 fn ip(s: &str) -> IpAddr {
     s.parse().unwrap()
 }
@@ -142,6 +154,8 @@ both!(
     events_add_delete_change_miss,
     cache_hit_miss_and_invalidation,
     cache_copy_and_set_dst,
+    cache_in_an_open_section,
+    redirects_losing_and_expiry,
     use_counter_counts_misses_only,
 );
 
@@ -716,6 +730,194 @@ fn cache_hit_miss_and_invalidation(f: &Fam) {
     c.set_dst(dst(f.in_far)).unwrap();
     assert!(c.init(&y.rt).is_some());
     assert!(c.validate(&x.rt).is_none());
+}
+
+/// `validate_shared` / `lookup_shared`: the same answers as the psref path, entries
+/// borrowed from the caller's section, invalidation by any change.
+fn cache_in_an_open_section(f: &Fam) {
+    let x = fixture(f);
+    let far =
+        x.rt.add(&RouteSpec::new(net(f.far_net)).via(ip(f.gw)))
+            .unwrap();
+    let mut c = RouteCache::new();
+    let domain = std::sync::Arc::clone(x.rt.domain());
+    {
+        let g = domain.read();
+        assert!(c.validate_shared(&x.rt, &g).is_none(), "empty cache");
+        let (e, hit) = c.lookup_shared(&x.rt, &g, dst(f.in_far));
+        assert!(!hit);
+        assert_eq!(e.unwrap().get().id(), far.id);
+        let (e, hit) = c.lookup_shared(&x.rt, &g, dst(f.in_far));
+        assert!(hit);
+        // Several entries from one section at once: the cache is not borrowed.
+        let a = c.validate_shared(&x.rt, &g).unwrap();
+        let b = c.validate_shared(&x.rt, &g).unwrap();
+        assert_eq!(a.get().id(), b.get().id());
+        assert_eq!(e.unwrap().get().id(), far.id);
+    }
+    // The psref path sees what the shared path cached.
+    assert_eq!(c.validate(&x.rt).unwrap().id(), far.id);
+    let more =
+        x.rt.add(&RouteSpec::new(net(f.far_more)).via(ip(f.gw1)))
+            .unwrap();
+    {
+        let g = domain.read();
+        assert!(c.validate_shared(&x.rt, &g).is_none(), "add invalidates");
+        assert!(!c.has_route() && c.dst() == Some(dst(f.in_far)));
+        let (e, hit) = c.lookup_shared(&x.rt, &g, dst(f.in_more));
+        assert!(!hit);
+        assert_eq!(e.unwrap().get().id(), more.id);
+    }
+    x.rt.delete(&RouteKey::new(net(f.far_more))).unwrap();
+    x.rt.delete(&RouteKey::new(net(f.far_net))).unwrap();
+    let misses = x.rt.stats().unreach;
+    let mut sub = x.rt.subscribe(8);
+    {
+        let g = domain.read();
+        assert!(c.validate_shared(&x.rt, &g).is_none(), "delete invalidates");
+        let (e, hit) = c.lookup_shared(&x.rt, &g, dst(f.in_more));
+        assert!(e.is_none() && !hit);
+    }
+    // A miss in a section is counted, never reported.
+    assert_eq!(x.rt.stats().unreach, misses + 1);
+    assert_eq!(sub.try_next(), None);
+    // Caches of other tables never validate here.
+    let y = fixture(f);
+    y.rt.add(&RouteSpec::new(net(f.far_net)).via(ip(f.gw)))
+        .unwrap();
+    c.set_dst(dst(f.in_far)).unwrap();
+    assert!(c.init(&y.rt).is_some());
+    let g = domain.read();
+    assert!(c.validate_shared(&x.rt, &g).is_none());
+}
+
+/// `rtredirect`'s rules one by one, `in_losing`, and the redirect timer.
+fn redirects_losing_and_expiry(f: &Fam) {
+    use crate::clock::FakeClock;
+    use std::time::Duration;
+    let clock = Arc::new(FakeClock::new());
+    clock.advance(Duration::from_secs(1000));
+    let ifs = Arc::new(IfTable::with_config(
+        Arc::new(Domain::new()),
+        crate::ifnet::IfTableConfig::default(),
+        clock.clone(),
+    ));
+    let rt = RouteTables::new(Arc::clone(&ifs));
+    let eth0 = ifs
+        .attach(IfConfig::new("eth0").flags(IfFlags::UP | IfFlags::BROADCAST))
+        .unwrap();
+    ifs.add_addr(eth0, AddrSpec::new(ip(f.eth0_addr), f.eth0_len))
+        .unwrap();
+    let gw2 = if f.family == Family::Inet {
+        "192.0.2.253"
+    } else {
+        "2001:db8::fd"
+    };
+    let default = if f.family == Family::Inet {
+        "0.0.0.0/0"
+    } else {
+        "::/0"
+    };
+    rt.add(&RouteSpec::new(net(default)).via(ip(f.gw))).unwrap();
+    let mut sub = rt.subscribe(64);
+    let redirect = |d: &str, gw: &str, src: &str| {
+        rt.redirect(&Redirect {
+            dst: dst(d),
+            gateway: dst(gw),
+            src: dst(src),
+        })
+    };
+    // Rule 4: only the default route covers dst → a dynamic host route.
+    let created = redirect(f.in_far, gw2, f.gw).unwrap();
+    let RedirectOutcome::Created(r) = &created else {
+        panic!("{created:?}")
+    };
+    assert_eq!(r.dst, host(f.in_far));
+    assert!(
+        r.flags
+            .contains(RtFlags::GATEWAY | RtFlags::HOST | RtFlags::DYNAMIC)
+    );
+    assert!(!r.flags.contains(RtFlags::STATIC));
+    assert_eq!(r.gateway, Gateway::Addr(ip(gw2), None));
+    assert_eq!(r.metrics.expire, 1000 + 600);
+    assert_eq!(rt.lookup(dst(f.in_far), false).unwrap().id(), r.id);
+    // Rule 2: the old router may no longer redirect dst; the new one may.
+    assert!(matches!(
+        redirect(f.in_far, f.gw, f.gw),
+        Err(RouteError::BadRedirect(_))
+    ));
+    // Rule 6: the host route's gateway is replaced in place, marked MODIFIED.
+    let modified = redirect(f.in_far, f.gw, gw2).unwrap();
+    let RedirectOutcome::Modified(m) = &modified else {
+        panic!("{modified:?}")
+    };
+    assert_eq!(m.id, r.id);
+    assert!(
+        m.flags
+            .contains(RtFlags::MODIFIED | RtFlags::DYNAMIC | RtFlags::UP)
+    );
+    assert_eq!(m.gateway, Gateway::Addr(ip(f.gw), None));
+    // Rule 1: a gateway on no subnet of ours.
+    assert!(matches!(
+        redirect(f.in_more, f.unreachable_gw, f.gw),
+        Err(RouteError::NetUnreachable { .. })
+    ));
+    // Rule 3: a gateway that is our own address.
+    assert!(matches!(
+        redirect(f.in_more, f.eth0_addr, f.gw),
+        Err(RouteError::HostUnreachable)
+    ));
+    // Rule 2 for a route to an interface: its "router" is the link, never src.
+    assert!(matches!(
+        redirect(f.gw1_on_eth0(), gw2, f.gw),
+        Err(RouteError::BadRedirect(_))
+    ));
+    // Rule 5: a network route through a gateway stays; a host route is added.
+    let netr = rt
+        .add(&RouteSpec::new(net(f.far_more)).via(ip(f.gw)))
+        .unwrap();
+    let RedirectOutcome::Created(h) = redirect(f.in_more, gw2, f.gw).unwrap() else {
+        panic!("expected a new host route")
+    };
+    assert_eq!(h.dst, host(f.in_more));
+    assert!(rt.get(&RouteKey::new(net(f.far_more))).is_ok());
+    assert_eq!(rt.stats().dynamic, 2);
+    assert_eq!(rt.stats().newgateway, 1);
+    assert_eq!(rt.stats().badredirect, 4);
+    // Every redirect was announced, with its outcome.
+    let verdicts: Vec<bool> = sub
+        .events()
+        .into_iter()
+        .filter_map(|e| match e {
+            RouteEvent::Redirect { accepted, .. } => Some(accepted),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(verdicts, [true, false, true, false, false, false, true]);
+    // in_losing: a dynamic route goes, a static one stays; the cache is cleared.
+    let mut c = RouteCache::new();
+    c.set_dst(dst(f.in_more)).unwrap();
+    assert_eq!(c.init(&rt).unwrap().id(), h.id);
+    assert_eq!(rt.losing(&mut c).unwrap().id, h.id);
+    assert!(!c.has_route());
+    assert_eq!(rt.lookup(dst(f.in_more), false).unwrap().id(), netr.id);
+    assert!(c.init(&rt).is_some());
+    assert_eq!(rt.losing(&mut c).unwrap().id, netr.id);
+    assert!(rt.get(&RouteKey::new(net(f.far_more))).is_ok());
+    assert!(
+        sub.events()
+            .iter()
+            .any(|e| matches!(e, RouteEvent::Losing(i) if i.id == netr.id))
+    );
+    assert!(rt.losing(&mut RouteCache::new()).is_none());
+    // The redirect timer: nothing before 600 s, the dynamic host route after.
+    clock.advance(Duration::from_secs(599));
+    assert_eq!(rt.expire_routes(), 0);
+    clock.advance(Duration::from_secs(2));
+    assert_eq!(rt.expire_routes(), 1);
+    assert!(rt.get(&RouteKey::new(host(f.in_far)).host()).is_err());
+    assert!(rt.lookup(dst(f.in_far), false).unwrap().dst().prefix_len() == 0);
+    assert_eq!(rt.expire_routes(), 0);
 }
 
 fn cache_copy_and_set_dst(f: &Fam) {

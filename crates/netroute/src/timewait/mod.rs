@@ -76,10 +76,11 @@
 //!
 //! # Concurrency
 //!
-//! NetBSD runs VTW under `softnet_lock`. [`Vtw`] does the same with one
-//! [`parking_lot::Mutex`] per family: inserts, lookups, segment processing and expiry
-//! all take it, and expiry work per call is proportional to what expired. Lock-free or
-//! sharded variants are future work (issue 7).
+//! NetBSD runs VTW under `softnet_lock`. [`Vtw`] splits each family into up to
+//! [`DEFAULT_SHARDS`] tables, each under its own [`parking_lot::Mutex`], chosen by a
+//! keyed hash of the 4-tuple: inserts, lookups and segment processing lock one shard;
+//! expiry and port queries visit the shards one at a time, and expiry work per shard is
+//! proportional to what expired. See [`Vtw`] for what sharding does to eviction order.
 #![forbid(unsafe_code)]
 
 pub mod classify;
@@ -156,35 +157,161 @@ pub enum VtwError {
     },
 }
 
-/// Both families' tables behind one lock each, with the clock that drives them — what the
-/// `Stack` will own. All methods take `&self`, lock one family's table, read the clock and
-/// delegate to [`VtwTable`]; see there for the guarantees.
+/// Shard count [`Vtw::new`] aims for: enough that the threads of a busy host rarely meet
+/// on one lock, few enough that oldest-first eviction stays close to global (see
+/// [`Vtw::with_shards`]).
+pub const DEFAULT_SHARDS: usize = 16;
+
+/// Smallest per-class capacity a shard is given: below it a family uses fewer shards, so
+/// small tables keep exact oldest-first eviction.
+pub const MIN_SHARD_CLASS_CAPACITY: u32 = 1024;
+
+/// One lock and table, alone on its cache lines so two threads working on different
+/// shards never share a line.
+#[repr(align(128))]
+struct Shard<A: VtwAddr>(Mutex<VtwTable<A>>);
+
+/// One family's tables inside a [`Vtw`]: a power-of-two number of [`VtwTable`]s, each
+/// under its own lock, a connection's 4-tuple choosing its shard by a keyed hash (a
+/// random key per `Vtw`, so a remote peer cannot aim all its tuples at one shard).
+pub struct VtwShards<A: VtwAddr> {
+    shards: Box<[Shard<A>]>,
+    hasher: foldhash::fast::RandomState,
+}
+
+impl<A: VtwAddr> VtwShards<A> {
+    fn new(cfg: VtwConfig, want: usize) -> Result<Self, VtwError> {
+        // Validate the whole configuration once, as one table would.
+        drop(VtwTable::<A>::new(cfg.clone())?);
+        let smallest = [
+            cfg.capacity.loopback,
+            cfg.capacity.local,
+            cfg.capacity.remote,
+        ]
+        .into_iter()
+        .filter(|&c| c > 0)
+        .min()
+        .unwrap_or(0);
+        let mut n = want.max(1).next_power_of_two();
+        while n > 1 && smallest / (n as u32) < MIN_SHARD_CLASS_CAPACITY {
+            n /= 2;
+        }
+        let part = |total: u32, i: usize| {
+            let n = n as u32;
+            total / n + u32::from((i as u32) < total % n)
+        };
+        let shards = (0..n)
+            .map(|i| {
+                let mut c = cfg.clone();
+                c.capacity = ClassCapacities {
+                    loopback: part(cfg.capacity.loopback, i),
+                    local: part(cfg.capacity.local, i),
+                    remote: part(cfg.capacity.remote, i),
+                };
+                VtwTable::new(c).map(|t| Shard(Mutex::new(t)))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self {
+            shards: shards.into_boxed_slice(),
+            hasher: foldhash::fast::RandomState::default(),
+        })
+    }
+
+    /// Number of shards (a power of two).
+    pub fn len(&self) -> usize {
+        self.shards.len()
+    }
+
+    /// Always false: a family has at least one shard.
+    pub fn is_empty(&self) -> bool {
+        self.shards.is_empty()
+    }
+
+    fn of(&self, t: &Tuple<A>) -> &Mutex<VtwTable<A>> {
+        use std::hash::BuildHasher;
+        let h = self.hasher.hash_one(t);
+        // High bits: foldhash mixes them best.
+        let i = (h >> 40) as usize & (self.shards.len() - 1);
+        &self.shards[i].0
+    }
+
+    fn each(&self) -> impl Iterator<Item = &Mutex<VtwTable<A>>> {
+        self.shards.iter().map(|s| &s.0)
+    }
+}
+
+/// Both families' TIME_WAIT tables with the clock that drives them — what the `Stack`
+/// owns. All methods take `&self`, lock the one shard a 4-tuple hashes to (or each shard
+/// in turn for whole-family operations), read the clock and delegate to [`VtwTable`]; see
+/// there for the guarantees.
+///
+/// Sharding: each family is split into up to [`DEFAULT_SHARDS`] tables (fewer when a
+/// class would get less than [`MIN_SHARD_CLASS_CAPACITY`] slots per shard), the class
+/// capacities divided among them. Lookups and inserts of different connections then
+/// rarely contend. The price: oldest-first eviction is exact within a shard, so with `S`
+/// shards the evicted entry is the oldest of its shard, which the keyed hash makes a
+/// uniform sample of the class — among the oldest `S`-th or so of entries, not always the
+/// single oldest. [`Vtw::with_shards`]`(…, 1)` gives NetBSD's exact order.
 pub struct Vtw {
-    v4: Mutex<VtwTable<Ipv4Addr>>,
-    v6: Mutex<VtwTable<Ipv6Addr>>,
+    v4: VtwShards<Ipv4Addr>,
+    v6: VtwShards<Ipv6Addr>,
     clock: Arc<dyn Clock>,
 }
 
 impl std::fmt::Debug for Vtw {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Vtw").finish_non_exhaustive()
+        f.debug_struct("Vtw")
+            .field("v4_shards", &self.v4.len())
+            .field("v6_shards", &self.v6.len())
+            .finish_non_exhaustive()
     }
 }
 
 impl Vtw {
-    /// Builds both tables. Errors as [`VtwTable::new`].
+    /// Builds both families with up to [`DEFAULT_SHARDS`] shards each. Errors as
+    /// [`VtwTable::new`].
     pub fn new(v4: VtwConfig, v6: VtwConfig, clock: Arc<dyn Clock>) -> Result<Self, VtwError> {
+        Self::with_shards(v4, v6, clock, DEFAULT_SHARDS)
+    }
+
+    /// Builds both families with up to `shards` shards each (rounded up to a power of
+    /// two; 1 for one table per family under one lock, NetBSD's `softnet_lock` model).
+    pub fn with_shards(
+        v4: VtwConfig,
+        v6: VtwConfig,
+        clock: Arc<dyn Clock>,
+        shards: usize,
+    ) -> Result<Self, VtwError> {
         Ok(Vtw {
-            v4: Mutex::new(VtwTable::new(v4)?),
-            v6: Mutex::new(VtwTable::new(v6)?),
+            v4: VtwShards::new(v4, shards)?,
+            v6: VtwShards::new(v6, shards)?,
             clock,
         })
     }
 
-    /// Runs `f` on family `A`'s table under its lock, with the current time.
-    pub fn with_table<A: VtwAddr, R>(&self, f: impl FnOnce(&mut VtwTable<A>, u64) -> R) -> R {
+    /// Family `A`'s shards.
+    pub fn shards<A: VtwAddr>(&self) -> &VtwShards<A> {
+        A::shards(self)
+    }
+
+    /// Runs `f` on the table holding `t` (family `A`) under its lock, with the current
+    /// time.
+    pub fn with_table_of<A: VtwAddr, R>(
+        &self,
+        t: &Tuple<A>,
+        f: impl FnOnce(&mut VtwTable<A>, u64) -> R,
+    ) -> R {
         let now = self.clock.now_ms();
-        f(&mut A::table(self).lock(), now)
+        f(&mut A::shards(self).of(t).lock(), now)
+    }
+
+    /// Runs `f` on each of family `A`'s tables in turn, each under its lock, with the
+    /// current time.
+    pub fn for_each_table<A: VtwAddr>(&self, mut f: impl FnMut(&mut VtwTable<A>, u64)) {
+        let now = self.clock.now_ms();
+        for s in A::shards(self).each() {
+            f(&mut s.lock(), now);
+        }
     }
 
     /// [`VtwTable::insert`] at the current time.
@@ -194,22 +321,22 @@ impl Vtw {
         class: MslClass,
         info: TimeWaitInfo,
     ) -> Result<bool, VtwError> {
-        self.with_table(|tb, now| tb.insert(t, class, info, now))
+        self.with_table_of(&t, |tb, now| tb.insert(t, class, info, now))
     }
 
     /// [`VtwTable::lookup`] at the current time.
     pub fn lookup<A: VtwAddr>(&self, t: &Tuple<A>) -> Option<VtwEntry<A>> {
-        self.with_table(|tb, now| tb.lookup(t, now))
+        self.with_table_of(t, |tb, now| tb.lookup(t, now))
     }
 
     /// [`VtwTable::contains`] at the current time.
     pub fn contains<A: VtwAddr>(&self, t: &Tuple<A>) -> bool {
-        self.with_table(|tb, now| tb.contains(t, now))
+        self.with_table_of(t, |tb, now| tb.contains(t, now))
     }
 
     /// [`VtwTable::remove`] at the current time.
     pub fn remove<A: VtwAddr>(&self, t: &Tuple<A>) -> Option<VtwEntry<A>> {
-        self.with_table(|tb, now| tb.remove(t, now))
+        self.with_table_of(t, |tb, now| tb.remove(t, now))
     }
 
     /// [`VtwTable::process_segment`] at the current time.
@@ -218,7 +345,7 @@ impl Vtw {
         t: &Tuple<A>,
         seg: &Segment,
     ) -> Option<(Action, VtwEntry<A>)> {
-        self.with_table(|tb, now| tb.process_segment(t, seg, now))
+        self.with_table_of(t, |tb, now| tb.process_segment(t, seg, now))
     }
 
     /// [`VtwTable::try_reuse`] at the current time.
@@ -228,57 +355,124 @@ impl Vtw {
         mode: TwReuse,
         delay_ms: u64,
     ) -> Option<Reused> {
-        self.with_table(|tb, now| tb.try_reuse(t, mode, delay_ms, now))
+        self.with_table_of(t, |tb, now| tb.try_reuse(t, mode, delay_ms, now))
     }
 
-    /// The groups of entries on `lport` (and `local`, if given), collected.
+    /// The groups of entries on `lport` (and `local`, if given) over all shards, groups
+    /// with the same attributes merged (their counts added).
     pub fn port_users<A: VtwAddr>(&self, lport: u16, local: Option<LocalAddrId>) -> Vec<PortUser> {
-        let mut v = Vec::new();
-        self.with_table::<A, _>(|tb, now| tb.for_each_port_user(lport, local, now, |u| v.push(u)));
+        let mut v: Vec<PortUser> = Vec::new();
+        self.for_each_table::<A>(|tb, now| {
+            tb.for_each_port_user(lport, local, now, |u| {
+                let same = |x: &PortUser| {
+                    (x.local, x.uid, x.reuse_addr, x.reuse_port, x.v6only)
+                        == (u.local, u.uid, u.reuse_addr, u.reuse_port, u.v6only)
+                };
+                match v.iter_mut().find(|x| same(x)) {
+                    Some(x) => x.count += u.count,
+                    None => v.push(u),
+                }
+            })
+        });
         v
     }
 
-    /// Reaps both families (what NetBSD's 200 ms `vtw_tick` callout does). Returns the
-    /// number of entries that expired.
-    pub fn expire(&self) -> usize {
+    /// Whether any entry of family `A` holds `lport` (on `local`, if given).
+    pub fn port_in_use<A: VtwAddr>(&self, lport: u16, local: Option<LocalAddrId>) -> bool {
         let now = self.clock.now_ms();
-        self.v4.lock().expire(now) + self.v6.lock().expire(now)
+        A::shards(self)
+            .each()
+            .any(|s| s.lock().port_in_use(lport, local, now))
     }
 
-    /// A copy of family `A`'s counters.
+    /// Reaps both families (what NetBSD's 200 ms `vtw_tick` callout does), one shard at a
+    /// time so lookups elsewhere go on. Returns the number of entries that expired.
+    pub fn expire(&self) -> usize {
+        let mut n = 0;
+        self.for_each_table::<Ipv4Addr>(|t, now| n += t.expire(now));
+        self.for_each_table::<Ipv6Addr>(|t, now| n += t.expire(now));
+        n
+    }
+
+    /// Live entries of family `A` (all shards).
+    pub fn len<A: VtwAddr>(&self) -> usize {
+        A::shards(self).each().map(|s| s.lock().len()).sum()
+    }
+
+    /// True if neither family holds an entry.
+    pub fn is_empty(&self) -> bool {
+        self.len::<Ipv4Addr>() == 0 && self.len::<Ipv6Addr>() == 0
+    }
+
+    /// Family `A`'s memory, summed over its shards.
+    pub fn memory<A: VtwAddr>(&self) -> MemoryReport {
+        let mut m = MemoryReport::default();
+        for s in A::shards(self).each() {
+            let r = s.lock().memory();
+            m.arena += r.arena;
+            m.index += r.index;
+            m.fixed += r.fixed;
+            m.port_index += r.port_index;
+        }
+        m
+    }
+
+    /// Family `A`'s counters, summed over its shards.
     pub fn stats<A: VtwAddr>(&self) -> VtwStats {
-        *A::table(self).lock().stats()
+        let mut st = VtwStats::default();
+        for s in A::shards(self).each() {
+            st.merge(s.lock().stats());
+        }
+        st
     }
 
-    /// Reads a sysctl by NetBSD name: `net.inet.tcp.vtw.*` from the IPv4 table,
-    /// `net.inet6.tcp6.vtw.*` from the IPv6 table, `net.inet.tcp.mslt.*` (shared) from the
-    /// IPv4 table.
+    /// Reads a sysctl by NetBSD name: `net.inet.tcp.vtw.*` from the IPv4 tables
+    /// (`vtw.entries` summed over shards), `net.inet6.tcp6.vtw.*` from the IPv6 tables,
+    /// `net.inet.tcp.mslt.*` (shared) from the IPv4 tables.
     pub fn sysctl_get(&self, name: &str) -> Result<u64, VtwError> {
+        fn get<A: VtwAddr>(s: &VtwShards<A>, name: &str) -> Result<u64, VtwError> {
+            if name.ends_with(".vtw.entries") {
+                let mut total = 0;
+                for t in s.each() {
+                    total += t.lock().sysctl_get(name)?;
+                }
+                Ok(total)
+            } else {
+                s.shards[0].0.lock().sysctl_get(name)
+            }
+        }
         if name.starts_with("net.inet6.") {
-            self.v6.lock().sysctl_get(name)
+            get(&self.v6, name)
         } else {
-            self.v4.lock().sysctl_get(name)
+            get(&self.v4, name)
         }
     }
 
-    /// Sets a sysctl by NetBSD name; the `mslt` knobs apply to both families (they are
-    /// global in NetBSD). On error nothing changes.
+    /// Sets a sysctl by NetBSD name on every shard; the `mslt` knobs apply to both
+    /// families (they are global in NetBSD). On error nothing changes.
     pub fn sysctl_set(&self, name: &str, value: u64) -> Result<(), VtwError> {
-        if name.starts_with("net.inet6.") {
-            self.v6.lock().sysctl_set(name, value)
-        } else if name.starts_with("net.inet.tcp.mslt.") {
-            let mut v4 = self.v4.lock();
-            let mut v6 = self.v6.lock();
-            // Validate on copies first so a failure changes neither table.
-            let mut t4 = v4.tunables().clone();
-            t4.sysctl_set(Ipv4Addr::SYSCTL_AF, name, value)?;
-            let mut t6 = v6.tunables().clone();
-            t6.sysctl_set(Ipv4Addr::SYSCTL_AF, name, value)?;
-            *v4.tunables_mut() = t4;
-            *v6.tunables_mut() = t6;
+        fn set<A: VtwAddr>(
+            s: &VtwShards<A>,
+            af: &str,
+            name: &str,
+            value: u64,
+        ) -> Result<(), VtwError> {
+            // Validate on a copy first so a failure changes nothing; then every shard
+            // gets the same change (their tunables are always equal).
+            let mut probe = s.shards[0].0.lock().tunables().clone();
+            probe.sysctl_set(af, name, value)?;
+            for t in s.each() {
+                t.lock().sysctl_set(name, value)?;
+            }
             Ok(())
+        }
+        if name.starts_with("net.inet6.") {
+            set(&self.v6, Ipv6Addr::SYSCTL_AF, name, value)
+        } else if name.starts_with("net.inet.tcp.mslt.") {
+            set(&self.v4, Ipv4Addr::SYSCTL_AF, name, value)?;
+            set(&self.v6, Ipv4Addr::SYSCTL_AF, name, value)
         } else {
-            self.v4.lock().sysctl_set(name, value)
+            set(&self.v4, Ipv4Addr::SYSCTL_AF, name, value)
         }
     }
 }

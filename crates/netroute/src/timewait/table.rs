@@ -47,7 +47,9 @@ pub struct Tuple<A> {
 }
 
 /// Address families the table supports: [`Ipv4Addr`] and [`Ipv6Addr`]. Sealed.
-pub trait VtwAddr: sealed::Sealed + Copy + Eq + std::fmt::Debug + Send + Sync + 'static {
+pub trait VtwAddr:
+    sealed::Sealed + Copy + Eq + std::hash::Hash + std::fmt::Debug + Send + Sync + 'static
+{
     /// The stored form of the address (4 or 16 bytes, 4-byte aligned).
     type Key: Copy + Eq + Default + std::fmt::Debug + Send + Sync + 'static;
     /// The `{af}` part of this family's sysctl names (`inet.tcp` / `inet6.tcp6`).
@@ -59,8 +61,8 @@ pub trait VtwAddr: sealed::Sealed + Copy + Eq + std::fmt::Debug + Send + Sync + 
     /// Feeds a tuple to the keyed hasher.
     #[doc(hidden)]
     fn hash_tuple(k: Self::Key, fport: u16, lport: u16, local: u16, h: &mut FoldHasher<'_>);
-    /// This family's table inside a [`super::Vtw`].
-    fn table(v: &super::Vtw) -> &parking_lot::Mutex<VtwTable<Self>>;
+    /// This family's shards inside a [`super::Vtw`].
+    fn shards(v: &super::Vtw) -> &super::VtwShards<Self>;
 }
 
 mod sealed {
@@ -89,7 +91,7 @@ impl VtwAddr for Ipv4Addr {
                 | (u128::from(local) << 64),
         );
     }
-    fn table(v: &super::Vtw) -> &parking_lot::Mutex<VtwTable<Self>> {
+    fn shards(v: &super::Vtw) -> &super::VtwShards<Self> {
         &v.v4
     }
 }
@@ -126,7 +128,7 @@ impl VtwAddr for Ipv6Addr {
         );
         h.write_u64(u64::from(fport) | (u64::from(lport) << 16) | (u64::from(local) << 32));
     }
-    fn table(v: &super::Vtw) -> &parking_lot::Mutex<VtwTable<Self>> {
+    fn shards(v: &super::Vtw) -> &super::VtwShards<Self> {
         &v.v6
     }
 }
@@ -380,6 +382,38 @@ pub struct VtwStats {
     pub reopens: u64,
     /// Entries handed to an outgoing connect by [`VtwTable::try_reuse`] (Linux `TWRecycled`).
     pub tw_reuses: u64,
+}
+
+impl VtwStats {
+    /// Adds `o`'s counters to these (the largest `max_probe` wins): the counters of a
+    /// sharded family are the sum of its shards'.
+    pub fn merge(&mut self, o: &VtwStats) {
+        self.inserts += o.inserts;
+        self.deletes += o.deletes;
+        self.expired += o.expired;
+        self.evicted += o.evicted;
+        self.restarts += o.restarts;
+        self.insert_disabled += o.insert_disabled;
+        self.insert_duplicate += o.insert_duplicate;
+        self.insert_no_context += o.insert_no_context;
+        self.insert_no_room += o.insert_no_room;
+        self.insert_class_full += o.insert_class_full;
+        self.lookups += o.lookups;
+        self.hits += o.hits;
+        self.misses += o.misses;
+        self.probes += o.probes;
+        self.losing += o.losing;
+        self.max_probe = self.max_probe.max(o.max_probe);
+        self.port_queries += o.port_queries;
+        self.segments += o.segments;
+        self.seg_drops += o.seg_drops;
+        self.seg_acks += o.seg_acks;
+        self.seg_challenge_acks += o.seg_challenge_acks;
+        self.seg_acks_ratelimited += o.seg_acks_ratelimited;
+        self.rst_kills += o.rst_kills;
+        self.reopens += o.reopens;
+        self.tw_reuses += o.tw_reuses;
+    }
 }
 
 /// Counted or estimated heap bytes of a table, by part.

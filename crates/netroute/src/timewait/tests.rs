@@ -574,7 +574,68 @@ fn concurrent_inserts_and_lookups() {
         h.join().unwrap();
     }
     assert_eq!(vtw.stats::<Ipv4Addr>().inserts, 8_000);
-    assert_eq!(vtw.with_table::<Ipv4Addr, _>(|t, _| t.len()), 8_000);
+    assert_eq!(vtw.len::<Ipv4Addr>(), 8_000);
+}
+
+/// Sharded families behave as one table: every entry is found, counters, memory,
+/// `vtw.entries` and port groups are totals, sysctls reach every shard, and a full class
+/// evicts (per shard, oldest first) instead of failing.
+#[test]
+fn sharded_family_acts_as_one_table() {
+    let clock = Arc::new(ManualClock::new(0));
+    let vtw =
+        Vtw::with_shards(cfg(2048, 2048, 16 * 2048), cfg(4, 4, 4), clock.clone(), 64).unwrap();
+    // The smallest class (2,048) allows two shards of 1,024; the tiny IPv6 family one.
+    assert_eq!(vtw.shards::<Ipv4Addr>().len(), 2);
+    assert_eq!(vtw.shards::<Ipv6Addr>().len(), 1);
+    assert_eq!(vtw.sysctl_get("net.inet.tcp.vtw.entries"), Ok(18 * 2048));
+    let n = 3_000u32;
+    for i in 0..n {
+        vtw.insert(tup::<Ipv4Addr>(i), MslClass::Remote, info(i))
+            .unwrap();
+    }
+    assert_eq!(vtw.len::<Ipv4Addr>(), n as usize);
+    assert!((0..n).all(|i| vtw.contains(&tup::<Ipv4Addr>(i))));
+    assert_eq!(vtw.stats::<Ipv4Addr>().inserts, u64::from(n));
+    assert!(vtw.memory::<Ipv4Addr>().core() > 0);
+    // Port groups merge over shards: entries on port 80 have 3 local ids x 2 uids x ...
+    let users = vtw.port_users::<Ipv4Addr>(80, None);
+    let on_80 = (0..n).filter(|i| i % 5 == 0).count() as u32;
+    assert_eq!(users.iter().map(|u| u.count).sum::<u32>(), on_80);
+    let mut keys: Vec<_> = users
+        .iter()
+        .map(|u| (u.local, u.uid, u.reuse_addr, u.reuse_port))
+        .collect();
+    let before = keys.len();
+    keys.sort();
+    keys.dedup();
+    assert_eq!(keys.len(), before, "one group per attribute set");
+    assert!(vtw.port_in_use::<Ipv4Addr>(81, None));
+    assert!(!vtw.port_in_use::<Ipv4Addr>(79, None));
+    // A sysctl reaches every shard: with vtw disabled no shard accepts an insert.
+    vtw.sysctl_set("net.inet.tcp.vtw.enable", 0).unwrap();
+    assert!((n..n + 64).all(|i| {
+        vtw.insert(tup::<Ipv4Addr>(i), MslClass::Remote, info(i)) == Err(VtwError::Disabled)
+    }));
+    vtw.sysctl_set("net.inet.tcp.vtw.enable", 1).unwrap();
+    assert!(vtw.sysctl_set("net.inet.tcp.vtw.enable", 7).is_err());
+    assert_eq!(vtw.sysctl_get("net.inet.tcp.vtw.enable"), Ok(1));
+    // Filling the loopback class (1,024 per shard) past capacity evicts, never refuses.
+    for i in 0..3 * 2048u32 {
+        let t = Tuple {
+            local: LocalAddrId(7),
+            lport: 9,
+            faddr: Ipv4Addr::from_bits(0x7f00_0000 | i),
+            fport: 1,
+        };
+        vtw.insert(t, MslClass::Loopback, info(i)).unwrap();
+    }
+    let st = vtw.stats::<Ipv4Addr>();
+    assert_eq!(st.evicted, 2 * 2048);
+    // Expiry visits every shard.
+    clock.advance(10 * 60_000);
+    assert_eq!(vtw.expire(), n as usize + 2048);
+    assert_eq!(vtw.len::<Ipv4Addr>(), 0);
 }
 
 // ---------------------------------------------------------------- churn

@@ -1,2 +1,3 @@
 //! Helpers shared by the integration tests and benchmarks.
+pub mod replay;
 pub mod ris;

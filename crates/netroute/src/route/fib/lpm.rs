@@ -3,8 +3,13 @@
 
 use super::NextHop;
 use super::key::Key;
+use super::leaf::Leaf;
+use super::leaf::sealed::{Enc, Sealed};
 use super::rib::Rib;
 use std::marker::PhantomData;
+
+/// The stored form of leaf type `L`.
+type E<L> = <L as Sealed>::Enc;
 
 /// Direct entry tags (top two bits); the low 30 bits are the payload.
 const TAG_SHIFT: u32 = 30;
@@ -16,8 +21,10 @@ const TAG_NODE: u32 = 2;
 /// Stride of every trie level below the direct table.
 const STRIDE: u32 = 6;
 
-/// Flag in `Node::base1` of a leaf-only node whose (at most three) leaves are stored in
-/// the node itself: leaves 0 and 1 in `base0`, leaf 2 in the low half of `base1`.
+/// Flag in `Node::base1` of a leaf-only node whose (at most `L::INLINE_MAX`) leaves are
+/// stored in the node itself, packed `L::WIDTH` bits each into `base0` then the low 31
+/// bits of `base1` (16-bit leaves: 0 and 1 in `base0`, 2 in the low half of `base1`;
+/// 30-bit leaves: one in each).
 const INLINE: u32 = 1 << 31;
 
 /// Lanes interleaved by the batch lookup.
@@ -40,38 +47,46 @@ fn upto(v: usize) -> u64 {
     u64::MAX >> (63 - v)
 }
 
-/// A compiled, read-only-for-readers longest-prefix-match structure for one family.
+/// A compiled, read-only-for-readers longest-prefix-match structure for one family,
+/// answering leaves of type `L` ([`NextHop`] by default, or
+/// [`SlabIndex`](super::SlabIndex)).
 ///
-/// Guarantees: [`Lpm::lookup`] returns the next hop of the longest prefix containing the
+/// Guarantees: [`Lpm::lookup`] returns the leaf of the longest prefix containing the
 /// address among those it was compiled from (or `None`), in a bounded number of
 /// dependent loads (IPv4: at most 1 + 3; IPv6: at most 1 + 19), without allocating or
 /// panicking. It is produced and patched by [`Fib`](super::Fib) and
 /// [`SharedFib`](super::SharedFib); readers only ever see it through `&`.
 #[derive(Clone, Debug)]
-pub struct Lpm<K: Key> {
+pub struct Lpm<K: Key, L: Leaf = NextHop> {
     direct: Vec<u32>,
     nodes: Vec<Node>,
-    leaves: Vec<u16>,
-    /// Leaf-only chunk records: word 0 is the leaf vector, then four 16-bit leaves a word.
+    leaves: Vec<E<L>>,
+    /// Leaf-only chunk records: word 0 is the leaf vector, then the leaves packed
+    /// `64 / L::WIDTH` a word (four 16-bit or two 32-bit).
     compact: Vec<u64>,
     /// Bytes of replaced parts waiting in the free lists (reused by later patches, or
     /// compacted away by a rebuild).
     garbage: usize,
     /// Free node blocks by length (1..=64), leaf runs by length (1..=64), compact records
-    /// by word count (2..=17): patching reuses them, so steady churn does not grow the
+    /// by word count (2..=17 or 2..=33): patching reuses them, so steady churn does not grow the
     /// arenas.
     free_nodes: Vec<Vec<u32>>,
     free_leaves: Vec<Vec<u32>>,
     free_compact: Vec<Vec<u32>>,
-    _k: PhantomData<K>,
+    _k: PhantomData<(K, L)>,
 }
 
 /// Scratch state of one build.
-struct Slots {
-    val: [u16; 64],
+struct Slots<T> {
+    val: [T; 64],
 }
 
-impl<K: Key> Lpm<K> {
+impl<K: Key, L: Leaf> Lpm<K, L> {
+    /// Leaves per compact-record word.
+    const PER_WORD: usize = 64 / L::WIDTH as usize;
+    /// Words of the largest compact record.
+    const MAX_WORDS: usize = 1 + 64 / Self::PER_WORD;
+
     /// An empty structure: every lookup misses.
     pub(crate) fn empty() -> Self {
         Lpm {
@@ -82,17 +97,17 @@ impl<K: Key> Lpm<K> {
             garbage: 0,
             free_nodes: vec![Vec::new(); 65],
             free_leaves: vec![Vec::new(); 65],
-            free_compact: vec![Vec::new(); 18],
+            free_compact: vec![Vec::new(); Self::MAX_WORDS + 1],
             _k: PhantomData,
         }
     }
 
     /// Compiles everything in `rib`.
-    pub(crate) fn build(rib: &Rib<K>) -> Self {
+    pub(crate) fn build(rib: &Rib<K, L>) -> Self {
         let mut lpm = Lpm::empty();
         lpm.nodes.reserve(rib.map.len() / 8);
         lpm.leaves.reserve(rib.map.len());
-        let mut items: Vec<(K, u8, u16)> = Vec::new();
+        let mut items: Vec<(K, u8, E<L>)> = Vec::new();
         let mut cur = usize::MAX;
         for (&(k, l), &v) in rib.map.range((K::ZERO, (K::DIRECT_BITS + 1) as u8)..) {
             if u32::from(l) <= K::DIRECT_BITS {
@@ -114,7 +129,7 @@ impl<K: Key> Lpm<K> {
         // Chunks without long prefixes are plain leaves.
         for (c, e) in lpm.direct.iter_mut().enumerate() {
             if *e == TAG_LEAF {
-                *e = u32::from(rib.dflt[c]);
+                *e = rib.dflt[c].to_u64() as u32;
             }
         }
         lpm.nodes.shrink_to_fit();
@@ -125,25 +140,26 @@ impl<K: Key> Lpm<K> {
 
     /// Single-address lookup.
     #[inline]
-    pub fn lookup(&self, addr: K) -> Option<NextHop> {
+    pub fn lookup(&self, addr: K) -> Option<L> {
         let e = self.direct[addr.top(K::DIRECT_BITS)];
         let enc = match e >> TAG_SHIFT {
-            TAG_LEAF => e as u16,
+            TAG_LEAF => E::<L>::from_u64(u64::from(e)),
             TAG_COMPACT => self.compact_leaf((e & PAYLOAD) as usize, addr),
             _ => self.walk((e & PAYLOAD) as usize, addr),
         };
-        NextHop::from_enc(enc)
+        L::from_enc(enc)
     }
 
     #[inline(always)]
-    fn compact_leaf(&self, off: usize, addr: K) -> u16 {
+    fn compact_leaf(&self, off: usize, addr: K) -> E<L> {
         let v = addr.stride(K::DIRECT_BITS);
         let i = (self.compact[off] & upto(v)).count_ones() as usize - 1;
-        (self.compact[off + 1 + i / 4] >> (16 * (i % 4))) as u16
+        let per = Self::PER_WORD;
+        E::<L>::from_u64(self.compact[off + 1 + i / per] >> (L::WIDTH as usize * (i % per)))
     }
 
     #[inline(always)]
-    fn walk(&self, mut idx: usize, addr: K) -> u16 {
+    fn walk(&self, mut idx: usize, addr: K) -> E<L> {
         let mut off = K::DIRECT_BITS;
         loop {
             let n = &self.nodes[idx];
@@ -160,11 +176,11 @@ impl<K: Key> Lpm<K> {
 
     /// The leaf of a non-child slot of `n` (`m` = mask up to the slot).
     #[inline(always)]
-    fn node_leaf(&self, n: &Node, m: u64) -> u16 {
+    fn node_leaf(&self, n: &Node, m: u64) -> E<L> {
         let i = (n.leafvec & m).count_ones() as usize - 1;
         if n.base1 & INLINE != 0 {
-            let packed = u64::from(n.base0) | (u64::from(n.base1 & 0xffff) << 32);
-            (packed >> (16 * i)) as u16
+            let packed = u64::from(n.base0) | (u64::from(n.base1 & !INLINE) << 32);
+            E::<L>::from_u64(packed >> (L::WIDTH as usize * i))
         } else {
             self.leaves[n.base0 as usize + i]
         }
@@ -174,7 +190,7 @@ impl<K: Key> Lpm<K> {
     ///
     /// Lookups are processed 16 at a time, level by level, so the independent memory
     /// accesses of different addresses overlap (memory-level parallelism).
-    pub fn lookup_batch(&self, addrs: &[K], out: &mut [Option<NextHop>]) {
+    pub fn lookup_batch(&self, addrs: &[K], out: &mut [Option<L>]) {
         for (a, o) in addrs.chunks(LANES).zip(out.chunks_mut(LANES)) {
             let n = a.len().min(o.len());
             let mut ent = [0u32; LANES];
@@ -186,9 +202,9 @@ impl<K: Key> Lpm<K> {
             for i in 0..n {
                 let e = ent[i];
                 match e >> TAG_SHIFT {
-                    TAG_LEAF => o[i] = NextHop::from_enc(e as u16),
+                    TAG_LEAF => o[i] = L::from_enc(E::<L>::from_u64(u64::from(e))),
                     TAG_COMPACT => {
-                        o[i] = NextHop::from_enc(self.compact_leaf((e & PAYLOAD) as usize, a[i]))
+                        o[i] = L::from_enc(self.compact_leaf((e & PAYLOAD) as usize, a[i]))
                     }
                     _ => {
                         idx[i] = (e & PAYLOAD) as usize;
@@ -208,7 +224,7 @@ impl<K: Key> Lpm<K> {
                     if nd.vector & (1u64 << v) != 0 {
                         idx[i] = nd.base1 as usize + (nd.vector & m).count_ones() as usize - 1;
                     } else {
-                        o[i] = NextHop::from_enc(self.node_leaf(nd, m));
+                        o[i] = L::from_enc(self.node_leaf(nd, m));
                         active &= !(1 << i);
                     }
                 }
@@ -221,7 +237,7 @@ impl<K: Key> Lpm<K> {
     pub fn memory_bytes(&self) -> usize {
         self.direct.capacity() * 4
             + self.nodes.capacity() * std::mem::size_of::<Node>()
-            + self.leaves.capacity() * 2
+            + self.leaves.capacity() * std::mem::size_of::<E<L>>()
             + self.compact.capacity() * 8
     }
 
@@ -239,30 +255,31 @@ impl<K: Key> Lpm<K> {
     fn live_bytes(&self) -> usize {
         (self.direct.len() * 4
             + self.nodes.len() * std::mem::size_of::<Node>()
-            + self.leaves.len() * 2
+            + self.leaves.len() * std::mem::size_of::<E<L>>()
             + self.compact.len() * 8)
             .saturating_sub(self.garbage)
     }
 
     /// Compiles one direct-table chunk; returns its direct entry.
-    fn compile_chunk(&mut self, items: &[(K, u8, u16)], dflt: u16) -> u32 {
+    fn compile_chunk(&mut self, items: &[(K, u8, E<L>)], dflt: E<L>) -> u32 {
         if items.is_empty() {
-            return u32::from(dflt);
+            return dflt.to_u64() as u32;
         }
         let off = K::DIRECT_BITS;
         if K::COMPACT && items.iter().all(|&(_, l, _)| u32::from(l) <= off + STRIDE) {
             let mut s = Slots { val: [dflt; 64] };
             paint(&mut s, items, off);
-            let mut words = [0u64; 17];
+            let per = Self::PER_WORD;
+            let mut words = [0u64; 33];
             let mut n = 0usize;
             for (slot, &v) in s.val.iter().enumerate() {
                 if slot == 0 || v != s.val[slot - 1] {
                     words[0] |= 1 << slot;
-                    words[1 + n / 4] |= u64::from(v) << (16 * (n % 4));
+                    words[1 + n / per] |= v.to_u64() << (L::WIDTH as usize * (n % per));
                     n += 1;
                 }
             }
-            let w = 1 + n.div_ceil(4);
+            let w = 1 + n.div_ceil(per);
             let at = match self.free_compact[w].pop() {
                 Some(at) => {
                     self.garbage -= 8 * w;
@@ -289,7 +306,7 @@ impl<K: Key> Lpm<K> {
     /// Builds the node covering bits `off..off + 6` for `items` (all longer than `off`,
     /// sorted, inside the node's range); `inherited` is the next hop of the range from
     /// shorter prefixes. Children and leaves are appended; the node itself is returned.
-    fn build_node(&mut self, items: &[(K, u8, u16)], off: u32, inherited: u16) -> Node {
+    fn build_node(&mut self, items: &[(K, u8, E<L>)], off: u32, inherited: E<L>) -> Node {
         let mut s = Slots {
             val: [inherited; 64],
         };
@@ -315,7 +332,7 @@ impl<K: Key> Lpm<K> {
             }
             i = j;
         }
-        let mut runs = [0u16; 64];
+        let mut runs = [E::<L>::default(); 64];
         let mut nruns = 0;
         let mut leafvec = 0u64;
         for (slot, &v) in s.val.iter().enumerate() {
@@ -328,16 +345,15 @@ impl<K: Key> Lpm<K> {
                 nruns += 1;
             }
         }
-        if vector == 0 && nruns <= 3 {
-            let packed = runs[..nruns]
-                .iter()
-                .enumerate()
-                .fold(0u64, |p, (i, &v)| p | (u64::from(v) << (16 * i)));
+        if vector == 0 && nruns <= L::INLINE_MAX {
+            let packed = runs[..nruns].iter().enumerate().fold(0u64, |p, (i, &v)| {
+                p | (v.to_u64() << (L::WIDTH as usize * i))
+            });
             return Node {
                 vector,
                 leafvec,
                 base0: packed as u32,
-                base1: INLINE | ((packed >> 32) as u32 & 0xffff),
+                base1: INLINE | ((packed >> 32) as u32 & !INLINE),
             };
         }
         let base0 = self.alloc_leaves(nruns);
@@ -387,12 +403,12 @@ impl<K: Key> Lpm<K> {
             return self.leaves.len();
         }
         if let Some(at) = self.free_leaves[n].pop() {
-            self.garbage -= 2 * n;
+            self.garbage -= std::mem::size_of::<E<L>>() * n;
             return at as usize;
         }
         grow(&mut self.leaves, n);
         let at = self.leaves.len();
-        self.leaves.resize(at + n, 0);
+        self.leaves.resize(at + n, E::<L>::default());
         at
     }
 
@@ -403,7 +419,7 @@ impl<K: Key> Lpm<K> {
         let nl = n.leafvec.count_ones() as usize;
         if n.base1 & INLINE == 0 && nl > 0 {
             self.free_leaves[nl].push(n.base0);
-            self.garbage += 2 * nl;
+            self.garbage += std::mem::size_of::<E<L>>() * nl;
         }
         let nc = n.vector.count_ones() as usize;
         if nc > 0 {
@@ -421,7 +437,7 @@ impl<K: Key> Lpm<K> {
         match e >> TAG_SHIFT {
             TAG_COMPACT => {
                 let n = self.compact[at as usize].count_ones() as usize;
-                let w = 1 + n.div_ceil(4);
+                let w = 1 + n.div_ceil(Self::PER_WORD);
                 self.free_compact[w].push(at);
                 self.garbage += 8 * w;
             }
@@ -435,7 +451,7 @@ impl<K: Key> Lpm<K> {
     }
 
     /// Recompiles chunk `c` from `rib`.
-    fn rebuild_chunk(&mut self, rib: &Rib<K>, c: usize, items: &mut Vec<(K, u8, u16)>) {
+    fn rebuild_chunk(&mut self, rib: &Rib<K, L>, c: usize, items: &mut Vec<(K, u8, E<L>)>) {
         let old = self.direct[c];
         self.drop_entry(old);
         rib.items_in(K::from_top(c, K::DIRECT_BITS), K::DIRECT_BITS, items);
@@ -446,10 +462,10 @@ impl<K: Key> Lpm<K> {
     /// there: rebuilds only the smallest compiled unit containing it (the subtree of the
     /// deepest existing node whose range contains the prefix, a whole chunk, or for a
     /// prefix of at most `DIRECT_BITS` bits every chunk it covers).
-    pub(crate) fn patch(&mut self, rib: &Rib<K>, k: K, len: u8) {
+    pub(crate) fn patch(&mut self, rib: &Rib<K, L>, k: K, len: u8) {
         let mut items = Vec::new();
         if u32::from(len) <= K::DIRECT_BITS {
-            let (lo, n) = Rib::<K>::chunk_span(k, len);
+            let (lo, n) = Rib::<K, L>::chunk_span(k, len);
             for c in lo..lo + n {
                 self.rebuild_chunk(rib, c, &mut items);
             }
@@ -497,7 +513,7 @@ impl<K: Key> Lpm<K> {
 
 /// Paints the slot values of the node at `off` with the items ending inside its stride
 /// (in sorted order a contained prefix follows its container, so it overwrites it).
-fn paint<K: Key>(s: &mut Slots, items: &[(K, u8, u16)], off: u32) {
+fn paint<K: Key, T: Copy>(s: &mut Slots<T>, items: &[(K, u8, T)], off: u32) {
     for &(k, l, v) in items {
         let l = u32::from(l);
         if l <= off + STRIDE {

@@ -1,6 +1,8 @@
 //! The FIB: a compiled longest-prefix-match (LPM) structure per address family, mapping
-//! prefixes of any length (`0..=32` for IPv4, `0..=128` for IPv6) to a [`NextHop`], a
-//! 16-bit index into the routing table's next-hop (rtentry) slab.
+//! prefixes of any length (`0..=32` for IPv4, `0..=128` for IPv6) to a leaf: a
+//! [`NextHop`] (16-bit next-hop index, the standalone FIB's default) or a [`SlabIndex`]
+//! (30-bit index into the routing table's rtentry slab, what the routing tables use
+//! behind their FIB seam, `route/lpm.rs`).
 //!
 //! # Counterparts
 //!
@@ -51,6 +53,26 @@
 //! the absolute rates stayed within the noise (memory latency dominates), while the
 //! feasibility study saw absolute speed roughly halve on baseline x86-64.
 //!
+//! # Leaves
+//!
+//! The structure is generic over its leaf type ([`Leaf`], sealed): [`NextHop`] stores
+//! 16-bit leaves (FreeBSD's `nhop` index: many prefixes share a next hop), [`SlabIndex`]
+//! 32-bit ones (NetBSD's model, one rtentry per prefix: the routing table's slab index,
+//! up to 2 Mi by default, needs more than 16 bits and an indirection table would hold
+//! one entry per prefix anyway). Only the leaf arrays, the leaf words of the compact
+//! records (four or two leaves a word) and the inline leaves of a node (three or two)
+//! change; a direct-table entry holds a leaf in its 30-bit payload, hence the 30-bit
+//! limit of [`SlabIndex`]. Compiled bytes per prefix on the RIS tables
+//! (`ris_memory_by_leaf` in `tests.rs`, one copy):
+//!
+//! | table | `NextHop` (512 next hops) | `SlabIndex` (one per prefix) |
+//! |---|---|---|
+//! | IPv4, 1,042,325 prefixes | 3.93 | 6.08 |
+//! | IPv6, 246,175 prefixes | 15.92 | 18.93 |
+//!
+//! The 16-bit variant keeps the issue's memory figures; the routing table pays about
+//! 2.2 B/prefix (IPv4) and 3 B/prefix (IPv6) more for naming every rtentry directly.
+//!
 //! # Limits
 //!
 //! There is no path compression: a sparse long prefix costs one 24-byte node per 6 bits
@@ -58,8 +80,8 @@
 //! notice; a synthetic table of 27 k random IPv6 prefixes up to /128 in four /16s
 //! compiles to 208 B/prefix (180 k nodes), and 48 k random IPv4 prefixes with a quarter
 //! longer than /24 to 39 B/prefix (the 1 MiB direct table dominates at that size) —
-//! see the `union_like_*` tests. Next hops are 16-bit: at most 65,535 distinct next-hop
-//! slab entries per FIB.
+//! see the `union_like_*` tests. [`NextHop`] leaves are 16-bit: at most 65,535 distinct
+//! next hops per FIB; [`SlabIndex`] leaves at most `2^30 - 1` slab entries.
 //!
 //! # Updates
 //!
@@ -93,6 +115,14 @@
 //! the RIS tables), plus the writer-side prefix set (reported separately,
 //! [`Fib::rib_memory_bytes`]).
 //!
+//! The routing tables run the same left-right scheme through their own slot and RIB
+//! lock (`versions.rs`, crate-private): the writer patches the private copy and the
+//! table publishes it while holding its RIB lock, but the grace period is waited for
+//! after the lock is released (by the delete path, which must wait for it anyway), so
+//! the retired copy comes back later and is caught up from a log of the prefixes
+//! changed since it was published (or, if it comes back too late, dropped and the
+//! published copy cloned).
+//!
 //! # Example
 //!
 //! ```
@@ -123,15 +153,19 @@
 //! ```
 
 mod key;
+mod leaf;
 mod lpm;
 mod rib;
 mod shared;
 mod table;
+mod versions;
 
 pub use key::Key;
+pub use leaf::{Leaf, SlabIndex};
 pub use lpm::Lpm;
 pub use shared::{ApplyReport, SharedFib};
 pub use table::{Fib, FibOp};
+pub(crate) use versions::{Version, Versions};
 
 use std::num::NonZeroU16;
 
@@ -201,6 +235,12 @@ pub enum FibError {
     /// The next-hop index does not fit the compiled leaves.
     #[error("next-hop index {index} exceeds the maximum {}", NextHop::MAX)]
     NextHopOverflow {
+        /// The index given.
+        index: u32,
+    },
+    /// The slab index does not fit the compiled leaves (30 bits).
+    #[error("slab index {index} exceeds the maximum {}", SlabIndex::MAX)]
+    SlabIndexOverflow {
         /// The index given.
         index: u32,
     },

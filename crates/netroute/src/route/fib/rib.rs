@@ -2,16 +2,20 @@
 //! from), plus the expansion of short prefixes onto the direct table.
 
 use super::key::Key;
+use super::leaf::Leaf;
+use super::leaf::sealed::Sealed;
 use super::{FibError, NextHop};
 use std::collections::BTreeMap;
 
-/// Exact-match prefix set: `(network, len) -> encoded next hop` plus, per direct-table
+type E<L> = <L as Sealed>::Enc;
+
+/// Exact-match prefix set: `(network, len) -> encoded leaf` plus, per direct-table
 /// chunk, the longest prefix of length `<= DIRECT_BITS` covering it.
 #[derive(Clone, Debug)]
-pub(crate) struct Rib<K: Key> {
-    pub(crate) map: BTreeMap<(K, u8), u16>,
-    /// Encoded next hop (0 = none) of the longest short prefix covering each chunk.
-    pub(crate) dflt: Vec<u16>,
+pub(crate) struct Rib<K: Key, L: Leaf = NextHop> {
+    pub(crate) map: BTreeMap<(K, u8), E<L>>,
+    /// Encoded leaf (0 = none) of the longest short prefix covering each chunk.
+    pub(crate) dflt: Vec<E<L>>,
     /// Length + 1 of that prefix (0 = none).
     pub(crate) dlen: Vec<u8>,
 }
@@ -30,21 +34,21 @@ pub(crate) fn check<K: Key>(addr: K, len: u8) -> Result<(), FibError> {
     Ok(())
 }
 
-impl<K: Key> Rib<K> {
+impl<K: Key, L: Leaf> Rib<K, L> {
     pub(crate) fn new() -> Self {
         let n = 1usize << K::DIRECT_BITS;
         Rib {
             map: BTreeMap::new(),
-            dflt: vec![0; n],
+            dflt: vec![E::<L>::default(); n],
             dlen: vec![0; n],
         }
     }
 
     /// Builds from validated routes; later duplicates win.
-    pub(crate) fn from_sorted(routes: Vec<((K, u8), u16)>) -> Self {
+    pub(crate) fn from_sorted(routes: Vec<((K, u8), E<L>)>) -> Self {
         let mut rib = Rib::new();
         rib.map = routes.into_iter().collect();
-        let mut short: Vec<(u8, K, u16)> = rib
+        let mut short: Vec<(u8, K, E<L>)> = rib
             .map
             .iter()
             .filter(|((_, l), _)| u32::from(*l) <= K::DIRECT_BITS)
@@ -67,17 +71,17 @@ impl<K: Key> Rib<K> {
 
     /// Longest prefix strictly shorter than `len` covering `k` (encoded next hop,
     /// length + 1), by exact-match probes.
-    pub(crate) fn covering(&self, k: K, len: u8) -> (u16, u8) {
+    pub(crate) fn covering(&self, k: K, len: u8) -> (E<L>, u8) {
         for l in (0..len).rev() {
             if let Some(&v) = self.map.get(&(k.and(K::mask(l)), l)) {
                 return (v, l + 1);
             }
         }
-        (0, 0)
+        (E::<L>::default(), 0)
     }
 
     /// Inserts or replaces; returns the previous next hop.
-    pub(crate) fn insert(&mut self, k: K, len: u8, nh: NextHop) -> Option<NextHop> {
+    pub(crate) fn insert(&mut self, k: K, len: u8, nh: L) -> Option<L> {
         let v = nh.enc();
         let old = self.map.insert((k, len), v);
         if u32::from(len) <= K::DIRECT_BITS {
@@ -89,11 +93,11 @@ impl<K: Key> Rib<K> {
                 }
             }
         }
-        old.and_then(NextHop::from_enc)
+        old.and_then(L::from_enc)
     }
 
     /// Removes; returns the removed next hop.
-    pub(crate) fn remove(&mut self, k: K, len: u8) -> Option<NextHop> {
+    pub(crate) fn remove(&mut self, k: K, len: u8) -> Option<L> {
         let old = self.map.remove(&(k, len))?;
         if u32::from(len) <= K::DIRECT_BITS {
             let (pv, pl) = self.covering(k, len);
@@ -105,11 +109,11 @@ impl<K: Key> Rib<K> {
                 }
             }
         }
-        NextHop::from_enc(old)
+        L::from_enc(old)
     }
 
     /// Prefixes strictly longer than `off` inside the prefix `(base, off)`, sorted.
-    pub(crate) fn items_in(&self, base: K, off: u32, out: &mut Vec<(K, u8, u16)>) {
+    pub(crate) fn items_in(&self, base: K, off: u32, out: &mut Vec<(K, u8, E<L>)>) {
         out.clear();
         let off8 = off as u8;
         let hi = base.last(off8);
@@ -123,8 +127,8 @@ impl<K: Key> Rib<K> {
 
     /// Heap bytes (estimate: BTreeMap nodes hold 11 entries of key + value plus edges).
     pub(crate) fn memory_bytes(&self) -> usize {
-        let entry = std::mem::size_of::<(K, u8)>() + std::mem::size_of::<u16>();
+        let entry = std::mem::size_of::<(K, u8)>() + std::mem::size_of::<E<L>>();
         // B-tree leaves are on average ~2/3 full; internal nodes add ~1/11.
-        self.map.len() * entry * 3 / 2 + self.dflt.len() * 3
+        self.map.len() * entry * 3 / 2 + self.dflt.len() * (1 + std::mem::size_of::<E<L>>())
     }
 }

@@ -3,6 +3,7 @@
 //! [`Slot`]).
 
 use super::key::Key;
+use super::leaf::Leaf;
 use super::lpm::Lpm;
 use super::rib::Rib;
 use super::table::{FibOp, collect_routes};
@@ -14,10 +15,10 @@ use std::time::{Duration, Instant};
 /// A batch changing more than 1/8 of the prefixes is compiled afresh instead of patched.
 const REBUILD_FRACTION_DEN: usize = 8;
 
-struct Writer<K: Key> {
-    rib: Rib<K>,
+struct Writer<K: Key, L: Leaf> {
+    rib: Rib<K, L>,
     /// The unpublished copy; `None` only while an update is in progress.
-    spare: Option<Lpm<K>>,
+    spare: Option<Lpm<K, L>>,
 }
 
 /// What one [`SharedFib::apply`] did.
@@ -47,18 +48,18 @@ pub struct ApplyReport {
 /// visible to read sections opened after [`ApplyReport::publish_latency`] (the patch time
 /// of one copy, a few µs for a routine update); the call returns after a further grace
 /// period and a second patch. Memory: two compiled copies.
-pub struct SharedFib<K: Key> {
-    slot: Slot<Lpm<K>>,
-    writer: Mutex<Writer<K>>,
+pub struct SharedFib<K: Key, L: Leaf = NextHop> {
+    slot: Slot<Lpm<K, L>>,
+    writer: Mutex<Writer<K, L>>,
 }
 
-impl<K: Key> std::fmt::Debug for SharedFib<K> {
+impl<K: Key, L: Leaf> std::fmt::Debug for SharedFib<K, L> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SharedFib").finish_non_exhaustive()
     }
 }
 
-impl<K: Key> SharedFib<K> {
+impl<K: Key, L: Leaf> SharedFib<K, L> {
     /// An empty FIB published in `domain`.
     pub fn new(domain: &Domain) -> Self {
         Self::with_rib(Rib::new(), domain)
@@ -69,13 +70,13 @@ impl<K: Key> SharedFib<K> {
     /// # Errors
     /// The first invalid prefix; nothing is built then.
     pub fn from_routes(
-        routes: impl IntoIterator<Item = (K, u8, NextHop)>,
+        routes: impl IntoIterator<Item = (K, u8, L)>,
         domain: &Domain,
     ) -> Result<Self, FibError> {
         Ok(Self::with_rib(collect_routes(routes)?, domain))
     }
 
-    fn with_rib(rib: Rib<K>, domain: &Domain) -> Self {
+    fn with_rib(rib: Rib<K, L>, domain: &Domain) -> Self {
         let lpm = Lpm::build(&rib);
         let spare = lpm.clone();
         SharedFib {
@@ -93,7 +94,7 @@ impl<K: Key> SharedFib<K> {
     /// # Panics
     /// If `guard` belongs to another domain than the one this FIB was created in.
     #[inline]
-    pub fn load<'g>(&'g self, guard: &'g ReadGuard<'g>) -> &'g Lpm<K> {
+    pub fn load<'g>(&'g self, guard: &'g ReadGuard<'g>) -> &'g Lpm<K, L> {
         match self.slot.load(guard) {
             Some(s) => s.get(),
             None => unreachable!("the slot is never empty"),
@@ -107,7 +108,7 @@ impl<K: Key> SharedFib<K> {
     ///
     /// # Errors
     /// The first invalid op; nothing changes then.
-    pub fn apply(&self, ops: &[FibOp<K>], domain: &Domain) -> Result<ApplyReport, FibError> {
+    pub fn apply(&self, ops: &[FibOp<K, L>], domain: &Domain) -> Result<ApplyReport, FibError> {
         ops.iter().try_for_each(FibOp::check)?;
         let t0 = Instant::now();
         let mut w = self.writer.lock().unwrap_or_else(|e| e.into_inner());

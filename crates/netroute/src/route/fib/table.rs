@@ -2,21 +2,22 @@
 //! in place.
 
 use super::key::Key;
+use super::leaf::Leaf;
 use super::lpm::Lpm;
 use super::rib::{Rib, check};
 use super::{FibError, NextHop};
 
-/// One change to a FIB.
+/// One change to a FIB (leaves of type `L`, [`NextHop`] by default).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FibOp<K> {
+pub enum FibOp<K, L = NextHop> {
     /// Add the prefix `addr/len`, or change its next hop.
     Insert {
         /// Network address (host bits zero).
         addr: K,
         /// Prefix length.
         len: u8,
-        /// Next hop.
-        nh: NextHop,
+        /// Next hop (or slab index).
+        nh: L,
     },
     /// Delete the prefix `addr/len` (a no-op if absent).
     Remove {
@@ -27,7 +28,7 @@ pub enum FibOp<K> {
     },
 }
 
-impl<K: Key> FibOp<K> {
+impl<K: Key, L: Leaf> FibOp<K, L> {
     pub(crate) fn prefix(&self) -> (K, u8) {
         match *self {
             FibOp::Insert { addr, len, .. } | FibOp::Remove { addr, len } => (addr, len),
@@ -40,7 +41,7 @@ impl<K: Key> FibOp<K> {
     }
 
     /// Applies to the prefix set; true if it changed anything.
-    pub(crate) fn apply_rib(&self, rib: &mut Rib<K>) -> bool {
+    pub(crate) fn apply_rib(&self, rib: &mut Rib<K, L>) -> bool {
         match *self {
             FibOp::Insert { addr, len, nh } => rib.insert(addr, len, nh) != Some(nh),
             FibOp::Remove { addr, len } => rib.remove(addr, len).is_some(),
@@ -49,9 +50,9 @@ impl<K: Key> FibOp<K> {
 }
 
 /// Validates and sorts routes for a bulk build (later duplicates win).
-pub(crate) fn collect_routes<K: Key>(
-    routes: impl IntoIterator<Item = (K, u8, NextHop)>,
-) -> Result<Rib<K>, FibError> {
+pub(crate) fn collect_routes<K: Key, L: Leaf>(
+    routes: impl IntoIterator<Item = (K, u8, L)>,
+) -> Result<Rib<K, L>, FibError> {
     let mut v = Vec::new();
     for (a, l, nh) in routes {
         check(a, l)?;
@@ -62,24 +63,25 @@ pub(crate) fn collect_routes<K: Key>(
 
 /// A longest-prefix-match FIB for one family (`Fib<u32>` for IPv4, `Fib<u128>` for
 /// IPv6), single-threaded: updates patch the compiled structure in place. For readers
-/// concurrent with a writer use [`SharedFib`](super::SharedFib).
+/// concurrent with a writer use [`SharedFib`](super::SharedFib). Leaves are 16-bit
+/// [`NextHop`]s unless `L` says otherwise ([`SlabIndex`](super::SlabIndex)).
 ///
 /// Guarantees: after every successful call, [`Fib::lookup`] answers exactly as a
 /// longest-match scan over the prefixes inserted and not removed; a call that returns an
 /// error has changed nothing.
 #[derive(Clone, Debug)]
-pub struct Fib<K: Key> {
-    rib: Rib<K>,
-    lpm: Lpm<K>,
+pub struct Fib<K: Key, L: Leaf = NextHop> {
+    rib: Rib<K, L>,
+    lpm: Lpm<K, L>,
 }
 
-impl<K: Key> Default for Fib<K> {
+impl<K: Key, L: Leaf> Default for Fib<K, L> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl<K: Key> Fib<K> {
+impl<K: Key, L: Leaf> Fib<K, L> {
     /// An empty FIB.
     pub fn new() -> Self {
         Fib {
@@ -92,9 +94,7 @@ impl<K: Key> Fib<K> {
     ///
     /// # Errors
     /// The first invalid prefix; nothing is built then.
-    pub fn from_routes(
-        routes: impl IntoIterator<Item = (K, u8, NextHop)>,
-    ) -> Result<Self, FibError> {
+    pub fn from_routes(routes: impl IntoIterator<Item = (K, u8, L)>) -> Result<Self, FibError> {
         let rib = collect_routes(routes)?;
         let lpm = Lpm::build(&rib);
         Ok(Fib { rib, lpm })
@@ -104,7 +104,7 @@ impl<K: Key> Fib<K> {
     ///
     /// # Errors
     /// [`FibError::PrefixLength`] or [`FibError::NonCanonical`]; nothing changes then.
-    pub fn insert(&mut self, addr: K, len: u8, nh: NextHop) -> Result<Option<NextHop>, FibError> {
+    pub fn insert(&mut self, addr: K, len: u8, nh: L) -> Result<Option<L>, FibError> {
         check(addr, len)?;
         let old = self.rib.insert(addr, len, nh);
         if old != Some(nh) {
@@ -117,7 +117,7 @@ impl<K: Key> Fib<K> {
     ///
     /// # Errors
     /// [`FibError::PrefixLength`] or [`FibError::NonCanonical`]; nothing changes then.
-    pub fn remove(&mut self, addr: K, len: u8) -> Result<Option<NextHop>, FibError> {
+    pub fn remove(&mut self, addr: K, len: u8) -> Result<Option<L>, FibError> {
         check(addr, len)?;
         let old = self.rib.remove(addr, len);
         if old.is_some() {
@@ -130,7 +130,7 @@ impl<K: Key> Fib<K> {
     ///
     /// # Errors
     /// The first invalid op; nothing changes then.
-    pub fn apply(&mut self, ops: &[FibOp<K>]) -> Result<(), FibError> {
+    pub fn apply(&mut self, ops: &[FibOp<K, L>]) -> Result<(), FibError> {
         ops.iter().try_for_each(FibOp::check)?;
         for op in ops {
             if op.apply_rib(&mut self.rib) {
@@ -149,31 +149,31 @@ impl<K: Key> Fib<K> {
 
     /// The next hop of the longest prefix containing `addr`.
     #[inline]
-    pub fn lookup(&self, addr: K) -> Option<NextHop> {
+    pub fn lookup(&self, addr: K) -> Option<L> {
         self.lpm.lookup(addr)
     }
 
     /// Batch lookup; see [`Lpm::lookup_batch`].
     #[inline]
-    pub fn lookup_batch(&self, addrs: &[K], out: &mut [Option<NextHop>]) {
+    pub fn lookup_batch(&self, addrs: &[K], out: &mut [Option<L>]) {
         self.lpm.lookup_batch(addrs, out)
     }
 
     /// Exact match: the next hop stored for `addr/len`.
-    pub fn get(&self, addr: K, len: u8) -> Option<NextHop> {
+    pub fn get(&self, addr: K, len: u8) -> Option<L> {
         self.rib
             .map
             .get(&(addr, len))
             .copied()
-            .and_then(NextHop::from_enc)
+            .and_then(L::from_enc)
     }
 
     /// The prefixes, in (address, length) order.
-    pub fn iter(&self) -> impl Iterator<Item = (K, u8, NextHop)> + '_ {
+    pub fn iter(&self) -> impl Iterator<Item = (K, u8, L)> + '_ {
         self.rib
             .map
             .iter()
-            .filter_map(|(&(a, l), &v)| NextHop::from_enc(v).map(|nh| (a, l, nh)))
+            .filter_map(|(&(a, l), &v)| L::from_enc(v).map(|nh| (a, l, nh)))
     }
 
     /// Number of prefixes.
@@ -187,7 +187,7 @@ impl<K: Key> Fib<K> {
     }
 
     /// The compiled structure.
-    pub fn lpm(&self) -> &Lpm<K> {
+    pub fn lpm(&self) -> &Lpm<K, L> {
         &self.lpm
     }
 

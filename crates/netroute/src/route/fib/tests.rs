@@ -396,3 +396,85 @@ fn union_like_v6() {
         |r, a, l| a | (((u128::from(r.next()) << 64) | u128::from(r.next())) & !u128::mask(l)),
     );
 }
+
+/// The RIS table of a family from `CARGO_MANIFEST_DIR/../../../shared/data`, if present.
+fn ris_table<K: Key>(tag: &str, parse: impl Fn(&str) -> Option<K>) -> Option<Vec<(K, u8)>> {
+    let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!(
+        "../../../shared/data/ris-rrc00-as3333-20260511-table-{tag}.txt.gz"
+    ));
+    let out = std::process::Command::new("gzip")
+        .arg("-dc")
+        .arg(&path)
+        .output()
+        .ok()?;
+    let text = String::from_utf8(out.stdout).ok()?;
+    let v: Vec<(K, u8)> = text
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| {
+            let (a, len) = l.split_whitespace().next()?.split_once('/')?;
+            Some((parse(a)?, len.parse().ok()?))
+        })
+        .collect();
+    (!v.is_empty()).then_some(v)
+}
+
+fn leaf_memory<K: Key>(table: &[(K, u8)]) {
+    let n = table.len() as f64;
+    let mix = |a: K, l: u8| {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        std::hash::Hash::hash(&(a, l), &mut h);
+        std::hash::Hasher::finish(&h)
+    };
+    let f16 = Fib::<K, NextHop>::from_routes(
+        table
+            .iter()
+            .map(|&(a, l)| (a, l, nh(1 + (mix(a, l) % 512) as u32))),
+    )
+    .unwrap();
+    let f32s = Fib::<K, SlabIndex>::from_routes(
+        table
+            .iter()
+            .map(|&(a, l)| (a, l, SlabIndex::new(1 + (mix(a, l) % 512) as u32).unwrap())),
+    )
+    .unwrap();
+    let f32u = Fib::<K, SlabIndex>::from_routes(
+        table
+            .iter()
+            .enumerate()
+            .map(|(i, &(a, l))| (a, l, SlabIndex::new(i as u32).unwrap())),
+    )
+    .unwrap();
+    println!(
+        "/{}: {} prefixes; u16 leaves (512 next hops): {:.2} B/prefix {:?}; \
+         u32 leaves (512 values): {:.2} B/prefix {:?}; u32 leaves (one slab index per \
+         prefix): {:.2} B/prefix {:?}; RIB {:.1} B/prefix",
+        K::BITS,
+        table.len(),
+        f16.memory_bytes() as f64 / n,
+        f16.lpm().shape(),
+        f32s.memory_bytes() as f64 / n,
+        f32s.lpm().shape(),
+        f32u.memory_bytes() as f64 / n,
+        f32u.lpm().shape(),
+        f32u.rib_memory_bytes() as f64 / n,
+    );
+}
+
+/// Memory of the compiled structure by leaf type on the RIS tables (figures for the
+/// module docs). `cargo test -p netroute --release --lib ris_memory_by_leaf -- --ignored
+/// --nocapture`
+#[test]
+#[ignore = "needs the RIS tables; prints figures"]
+fn ris_memory_by_leaf() {
+    if let Some(t) = ris_table::<u32>("v4", |a| {
+        a.parse::<std::net::Ipv4Addr>().ok().map(u32::from)
+    }) {
+        leaf_memory(&t);
+    }
+    if let Some(t) = ris_table::<u128>("v6", |a| {
+        a.parse::<std::net::Ipv6Addr>().ok().map(u128::from)
+    }) {
+        leaf_memory(&t);
+    }
+}

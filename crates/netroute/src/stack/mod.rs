@@ -17,10 +17,14 @@
 //! | [`Stack::subscribe`] | a `PF_ROUTE` socket |
 //! | [`Stack::sysctl_get`] / [`Stack::sysctl_set`] | `sysctl net.inet.tcp.vtw.*`, `net.inet.tcp.mslt.*` |
 //! | [`Stack::clock`] | `time_uptime` / `getmicrouptime()` |
+//! | [`Stack::tick`] | the slow timers: `nd6_timer` lifetimes, `rt_timer`, `vtw_tick` |
 //!
 //! The route tables are registered as the interface table's route hook when the stack is
 //! built, so adding an address adds its local and connected routes, and detaching an
 //! interface deletes the routes through it, as `in_ifinit`/`if_detach` do.
+//!
+//! [`file`] reads and writes a stack as JSON (the stack file of design §5):
+//! [`Stack::from_file`], [`Stack::to_file`].
 #![forbid(unsafe_code)]
 
 use std::net::IpAddr;
@@ -31,9 +35,17 @@ use psref::Domain;
 use crate::addr::ScopedAddr;
 use crate::clock::{Clock, SystemClock};
 use crate::ifnet::{IfTable, IfTableConfig, IfaAddr, Subscription};
-use crate::route::{RouteConfig, RouteTables, RtFlags};
+use crate::route::{RouteCache, RouteConfig, RouteTables, RtFlags};
+use crate::select::{
+    DstInfo, PolicyHolder, SelectConfig, SelectCtx, SelectError, in_selectsrc, in6_selectsrc,
+    sort_destinations,
+};
 use crate::timewait::classify::{self, Locality};
 use crate::timewait::{MslClass, Vtw, VtwConfig, VtwError};
+
+pub mod file;
+
+pub use file::{AddressSpec, InterfaceSpec, RouteEntrySpec, StackFile, StackFileError, ZonedIp};
 
 /// Everything a [`Stack`] is built from. `Default` gives NetBSD-like defaults: 1,024
 /// interfaces, 16,384 addresses, 2 Mi routes per family, 65,536 TIME_WAIT entries per
@@ -51,6 +63,8 @@ pub struct StackConfig {
     /// The clock driving address lifetimes and TIME_WAIT expiry; `None` for the system's
     /// monotonic clock.
     pub clock: Option<Arc<dyn Clock>>,
+    /// Source selection tunables (`net.inet6.ip6.use_deprecated`, `prefer_tempaddr`).
+    pub select: SelectConfig,
 }
 
 impl Default for StackConfig {
@@ -61,8 +75,22 @@ impl Default for StackConfig {
             vtw_v4: VtwConfig::with_entries(1 << 16),
             vtw_v6: VtwConfig::with_entries(1 << 16),
             clock: None,
+            select: SelectConfig::default(),
         }
     }
+}
+
+/// What one [`Stack::tick`] expired.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TickReport {
+    /// Addresses whose valid lifetime ran out (removed with their routes).
+    pub addresses_removed: usize,
+    /// Addresses whose preferred lifetime ran out (now deprecated).
+    pub addresses_deprecated: usize,
+    /// Redirect (`DYNAMIC`) routes whose lifetime ran out.
+    pub routes_expired: usize,
+    /// TIME_WAIT entries past 2×MSL.
+    pub time_wait_expired: usize,
 }
 
 /// Why a [`Stack`] could not be built.
@@ -86,6 +114,8 @@ pub struct Stack {
     ifs: Arc<IfTable>,
     routes: Arc<RouteTables>,
     vtw: Vtw,
+    policy: PolicyHolder,
+    select: arc_swap::ArcSwap<SelectConfig>,
 }
 
 impl std::fmt::Debug for Stack {
@@ -132,6 +162,8 @@ impl Stack {
             ifs,
             routes,
             vtw,
+            policy: PolicyHolder::default(),
+            select: arc_swap::ArcSwap::from_pointee(config.select),
         })
     }
 
@@ -177,6 +209,72 @@ impl Stack {
     /// Sets a tunable by its NetBSD sysctl name; on error nothing changes.
     pub fn sysctl_set(&self, name: &str, value: u64) -> Result<(), VtwError> {
         self.vtw.sysctl_set(name, value)
+    }
+
+    /// The RFC 6724 policy table (`addrsel_policytab`), replaceable at run time; a
+    /// selection in progress keeps the table it started with.
+    pub fn policy(&self) -> &PolicyHolder {
+        &self.policy
+    }
+
+    /// The source selection tunables in force.
+    pub fn select_config(&self) -> SelectConfig {
+        **self.select.load()
+    }
+
+    /// Replaces the source selection tunables; selections already running keep the old
+    /// ones.
+    pub fn set_select_config(&self, c: SelectConfig) {
+        self.select.store(Arc::new(c));
+    }
+
+    /// Runs `f` with a selection context of this stack: one policy table and one set of
+    /// tunables for the whole call.
+    pub fn with_select<R>(&self, f: impl FnOnce(&SelectCtx<'_>) -> R) -> R {
+        let policy = self.policy.load();
+        let config = self.select_config();
+        f(&SelectCtx {
+            routes: &self.routes,
+            policy: &policy,
+            config: &config,
+        })
+    }
+
+    /// The source address an unbound socket would use to reach `dst`:
+    /// [`in_selectsrc`] for IPv4, [`in6_selectsrc`] (RFC 6724) for IPv6 — a link-local
+    /// or other scoped `dst` needs its zone ([`IfaAddr::V6`] carries it). A fresh route
+    /// cache is used and dropped.
+    pub fn select_source(&self, dst: IfaAddr) -> Result<IfaAddr, SelectError> {
+        let mut ro = RouteCache::new();
+        match dst {
+            IfaAddr::V4(d) => {
+                in_selectsrc(&self.routes, d, &mut ro, false, None).map(|s| IfaAddr::V4(s.addr))
+            }
+            IfaAddr::V6(d) => self.with_select(|ctx| {
+                let sa = crate::addr::SockAddrIn6::from_scoped(d, 0);
+                in6_selectsrc(ctx, &sa, None, None, &mut ro, None).map(|s| IfaAddr::V6(s.addr))
+            }),
+        }
+    }
+
+    /// RFC 6724 §6 destination ordering of `dsts` for this stack (what getaddrinfo
+    /// does), each with the source it would use (`None` when unusable; those sort last).
+    pub fn order_destinations(&self, dsts: &[IfaAddr]) -> Vec<DstInfo> {
+        self.with_select(|ctx| sort_destinations(ctx, dsts))
+    }
+
+    /// The slow timer (NetBSD's `nd6_timer`/`in6_tmpaddrtimer` for address lifetimes, the
+    /// `rt_timer` callout for redirect routes, `vtw_tick` for TIME_WAIT): expires
+    /// addresses, routes and TIME_WAIT entries that are due on the stack's clock. Call
+    /// it about once a second; each part does nothing when nothing is due.
+    pub fn tick(&self) -> TickReport {
+        let addrs = self.ifs.expire();
+        TickReport {
+            addresses_removed: addrs.removed.len(),
+            addresses_deprecated: addrs.deprecated.len(),
+            routes_expired: self.routes.expire_routes(),
+            time_wait_expired: self.vtw.expire(),
+        }
     }
 
     /// The MSLT class of a connection from our `local` address to `peer`, from this
@@ -369,6 +467,73 @@ mod tests {
         assert_eq!(s.clock().now(), Duration::ZERO);
         clock.advance(Duration::from_secs(5));
         assert_eq!(s.clock().now_ms(), 5_000);
+        // One tick expires what is due in every part.
+        let eth0 = s
+            .ifs()
+            .attach(IfConfig::new("eth0").flags(IfFlags::UP))
+            .unwrap();
+        s.ifs()
+            .add_addr(eth0, AddrSpec::new(Ipv4Addr::new(192, 0, 2, 1), 24))
+            .unwrap();
+        s.routes()
+            .add(
+                &RouteSpec::new("0.0.0.0/0".parse::<IpNet>().unwrap())
+                    .via(Ipv4Addr::new(192, 0, 2, 254)),
+            )
+            .unwrap();
+        s.routes()
+            .redirect(&crate::route::Redirect {
+                dst: Ipv4Addr::new(203, 0, 113, 1).into(),
+                gateway: Ipv4Addr::new(192, 0, 2, 253).into(),
+                src: Ipv4Addr::new(192, 0, 2, 254).into(),
+            })
+            .unwrap();
+        assert_eq!(s.tick(), TickReport::default());
+        clock.advance(Duration::from_secs(601));
+        assert_eq!(s.tick().routes_expired, 1);
+    }
+
+    #[test]
+    fn selection_through_the_stack() {
+        use crate::addr::ScopedAddr;
+        use crate::select::{PolicyEntry, PolicyTable};
+        let (s, eth0) = stack_with_eth0();
+        let v6 = |t: &str| t.parse::<Ipv6Addr>().unwrap();
+        s.ifs()
+            .add_addr(eth0, AddrSpec::new(v6("2001:db8::1"), 64))
+            .unwrap();
+        s.routes()
+            .add(
+                &RouteSpec::new("0.0.0.0/0".parse::<IpNet>().unwrap())
+                    .via(Ipv4Addr::new(192, 0, 2, 254)),
+            )
+            .unwrap();
+        s.routes()
+            .add(&RouteSpec::new("::/0".parse::<IpNet>().unwrap()).via(v6("2001:db8::fe")))
+            .unwrap();
+        let d4 = IfaAddr::V4(Ipv4Addr::new(203, 0, 113, 9));
+        let d6 = IfaAddr::V6(ScopedAddr::new(v6("2001:db8:9::1"), None).unwrap());
+        assert_eq!(
+            s.select_source(d4).unwrap(),
+            IfaAddr::V4(Ipv4Addr::new(192, 0, 2, 1))
+        );
+        assert_eq!(
+            s.select_source(d6).unwrap(),
+            IfaAddr::V6(ScopedAddr::new(v6("2001:db8::1"), None).unwrap())
+        );
+        // RFC 6724 default: IPv6 (precedence 40) before IPv4 (35).
+        let order = s.order_destinations(&[d4, d6]);
+        assert_eq!(order[0].dst, d6);
+        // Replace the policy table at run time: IPv4-mapped addresses first.
+        let t = PolicyTable::rfc6724().with_replaced(PolicyEntry::new(
+            "::ffff:0.0.0.0/96".parse().unwrap(),
+            100,
+            4,
+        ));
+        s.policy().store(t);
+        let order = s.order_destinations(&[d6, d4]);
+        assert_eq!(order[0].dst, d4);
+        assert!(order.iter().all(|i| i.src.is_some()));
     }
 
     #[test]
