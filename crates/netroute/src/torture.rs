@@ -744,13 +744,17 @@ fn final_checks(stack: &Stack, sh: &Shared, table: &[IpNet], model: Option<&Hash
             }
         }
     }
-    let (len, st) = stack
-        .vtw()
-        .with_table::<Ipv4Addr, _>(|t, _| (t.len() as u64, *t.stats()));
-    let gone = st.deletes + st.expired + st.evicted + st.rst_kills + st.reopens + st.tw_reuses;
-    if st.inserts.checked_sub(gone) != Some(len) {
+    let mut bad = Vec::new();
+    stack.vtw().for_each_table::<Ipv4Addr>(|t, _| {
+        let (len, st) = (t.len() as u64, *t.stats());
+        let gone = st.deletes + st.expired + st.evicted + st.rst_kills + st.reopens + st.tw_reuses;
+        if st.inserts.checked_sub(gone) != Some(len) {
+            bad.push((len, st));
+        }
+    });
+    for (len, st) in bad {
         sh.violation(ViolationKind::Inconsistent, || {
-            format!("TIME_WAIT table holds {len} entries, its counters say {st:?}")
+            format!("a TIME_WAIT table holds {len} entries, its counters say {st:?}")
         });
     }
 }
