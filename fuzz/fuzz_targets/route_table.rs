@@ -90,7 +90,13 @@ fuzz_target!(|ops: Vec<Op>| {
         },
         Arc::new(netroute::clock::SystemClock::new()),
     ));
-    let rt = RouteTables::with_config(Arc::clone(&ifs), RouteConfig { max_routes: 4096 });
+    let rt = RouteTables::with_config(
+        Arc::clone(&ifs),
+        RouteConfig {
+            max_routes: 4096,
+            ..RouteConfig::default()
+        },
+    );
     let eth0 = ifs
         .attach(IfConfig::new("eth0").flags(IfFlags::UP | IfFlags::BROADCAST))
         .unwrap();
