@@ -10,6 +10,7 @@ mod alloc_count;
 mod bench;
 mod bench_plot;
 mod demo;
+mod stress;
 
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
@@ -40,6 +41,11 @@ enum Command {
 Exit codes: 0 success (no stale use seen), 1 failure or a stale use, 2 usage error."
     )]
     Demo(demo::Args),
+    /// The routing torture test: reader threads look routes up (route caches, table
+    /// lookups, interfaces and addresses with passive references, TIME_WAIT) while
+    /// writers replay route updates, detach and re-attach interfaces, add and remove
+    /// addresses; every object read is checked. Fails with the seed to reproduce.
+    Stress(stress::Args),
     /// Run the library's benchmarks side by side with peer crates (prefix-trie for the
     /// FIB, a HashMap + FIFO for TIME_WAIT) and print a table of ratios.
     #[command(after_help = "Examples:\n  netroute bench --quick\n  \
@@ -146,6 +152,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Demo(args) => demo::run(&args).map(|()| exit::OK),
+        Command::Stress(args) => stress::run(&args)
+            .map(|()| exit::OK)
+            .map_err(CliError::failure),
         Command::Bench(args) => bench::run(&args).map(|()| exit::OK),
         Command::Show(a) => run_show(&a),
         Command::Get(a) => run_get(&a),

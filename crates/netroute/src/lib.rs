@@ -20,6 +20,7 @@ pub mod flow;
 pub mod ifnet;
 pub mod synth;
 pub mod timewait;
+pub mod torture;
 
 pub use psref;
 

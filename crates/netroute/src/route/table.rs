@@ -590,6 +590,12 @@ impl RouteTables {
     }
 
     fn invalidate(&self) {
+        // Test-only deliberate bug (`NETROUTE_MUTATION=no_generation_bump`, see
+        // build.rs): caches are never told that the table changed. The torture test
+        // must catch it (`tests/torture.rs`).
+        if cfg!(netroute_mutation = "no_generation_bump") {
+            return;
+        }
         // Release: a reader that sees the new generation (Acquire) sees the new FIB.
         self.generation.0.fetch_add(1, Ordering::Release);
     }
@@ -1253,6 +1259,21 @@ impl RouteTables {
             rib.routes.remove(&k);
         }
         rib.count -= gone.len();
+        // Test-only deliberate bug (`NETROUTE_MUTATION=early_delete_event`): the
+        // `RTM_DELETE` messages go out before the routes are unpublished, so a listener
+        // believes a route gone while lookups still return it.
+        let early = cfg!(netroute_mutation = "early_delete_event");
+        if early {
+            let g = self.domain.read();
+            let early_infos: Vec<RouteInfo> = gone
+                .iter()
+                .filter_map(|&i| t.slab.get(i)?.load(&g).map(|e| e.info()))
+                .collect();
+            drop(g);
+            for i in early_infos {
+                self.emit(RouteEvent::Delete(i));
+            }
+        }
         // Phase 1: unpublish from the FIB and invalidate caches.
         let old_fib = self.publish_fib(t, &mut rib, &changes);
         drop(rib);
@@ -1274,7 +1295,7 @@ impl RouteTables {
         batch.finish();
         // Phase 4: the indices may be reused.
         t.lock().free.extend(gone);
-        for i in &infos {
+        for i in infos.iter().filter(|_| !early) {
             self.emit(RouteEvent::Delete(i.clone()));
         }
         infos
