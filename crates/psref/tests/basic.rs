@@ -244,13 +244,20 @@ fn slow_drain_reports_the_holder() {
     d.set_drain_warning(Duration::from_millis(20));
     let go = Arc::new(Barrier::new(2));
     let t = {
-        let (d, s, go) = (d.clone(), s.clone(), go.clone());
+        let (d, s, go, reports) = (d.clone(), s.clone(), go.clone(), reports.clone());
         thread::Builder::new()
             .name("holder".into())
             .spawn(move || {
                 let r = d.with_read(|g| s.load(g).unwrap().acquire());
                 go.wait();
-                thread::sleep(Duration::from_millis(if cfg!(miri) { 300 } else { 150 }));
+                // Hold the reference until the drain has reported it (bounded), so the
+                // report cannot come after the release on a slow machine or under Miri.
+                let start = std::time::Instant::now();
+                while reports.load(Ordering::SeqCst) == 0
+                    && start.elapsed() < Duration::from_secs(60)
+                {
+                    thread::sleep(Duration::from_millis(10));
+                }
                 drop(r);
             })
             .unwrap()
