@@ -45,6 +45,12 @@ Exit codes: 0 success (no stale use seen), 1 failure or a stale use, 2 usage err
     /// lookups, interfaces and addresses with passive references, TIME_WAIT) while
     /// writers replay route updates, detach and re-attach interfaces, add and remove
     /// addresses; every object read is checked. Fails with the seed to reproduce.
+    #[command(
+        after_help = "Examples:\n  netroute stress --seconds 15 --threads 2\n  \
+netroute stress --seconds 60 --table ../shared/data/ris-rrc00-as3333-20260511-table-v4.txt.gz \
+--updates ../shared/data/ris-rrc00-as3333-20260511-updates-v4.txt.gz --json\n\n\
+Exit codes: 0 no violation, 1 a violation (the report names the seed) or a failure, 2 usage error."
+    )]
     Stress(stress::Args),
     /// Run the library's benchmarks side by side with peer crates (prefix-trie for the
     /// FIB, a HashMap + FIFO for TIME_WAIT) and print a table of ratios.

@@ -198,7 +198,9 @@ fn usage_errors_exit_2_and_help_has_examples() {
     assert_eq!(r.code, 2);
     let r = netroute(&["show"], None);
     assert_eq!(r.code, 2);
-    for cmd in ["show", "get", "order", "snapshot", "bench"] {
+    for cmd in [
+        "show", "get", "order", "snapshot", "bench", "stress", "demo",
+    ] {
         let r = netroute(&[cmd, "--help"], None);
         assert_eq!(r.code, 0);
         assert!(r.stdout.contains("Example"), "{cmd}: {}", r.stdout);
