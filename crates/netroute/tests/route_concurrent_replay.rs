@@ -26,14 +26,14 @@
 mod common;
 
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use common::replay::{self, Update, World, gw_index, mix};
+use common::replay::{self, Update, World, gw_index, ifa, inside, mix};
 use common::ris::Rng;
 use ipnet::IpNet;
-use netroute::addr::{IfIndex, ScopedAddr};
+use netroute::addr::IfIndex;
 use netroute::ifnet::{AddrSpec, IfConfig, IfFlags, IfTable, IfaAddr};
 use netroute::route::{RouteCache, RouteError, RouteKey, RouteSpec, RtEntry, RtMetrics};
 
@@ -43,31 +43,6 @@ const BOUND: Duration = Duration::from_secs(5);
 const FLOWS: usize = 256;
 /// Forwarder threads.
 const FORWARDERS: u64 = 2;
-
-fn ifa(a: IpAddr) -> IfaAddr {
-    match a {
-        IpAddr::V4(a) => IfaAddr::V4(a),
-        IpAddr::V6(a) => IfaAddr::V6(ScopedAddr::new(a, None).unwrap()),
-    }
-}
-
-fn inside(r: &mut Rng, p: &IpNet) -> IpAddr {
-    match p {
-        IpNet::V4(n) => {
-            let host = u32::MAX.checked_shr(u32::from(n.prefix_len())).unwrap_or(0);
-            IpAddr::V4(Ipv4Addr::from(
-                u32::from(n.network()) | (r.next_u64() as u32 & host),
-            ))
-        }
-        IpNet::V6(n) => {
-            let host = u128::MAX
-                .checked_shr(u32::from(n.prefix_len()))
-                .unwrap_or(0);
-            let x = (u128::from(r.next_u64()) << 64) | u128::from(r.next_u64());
-            IpAddr::V6(Ipv6Addr::from(u128::from(n.network()) | (x & host)))
-        }
-    }
-}
 
 /// `eth2`, the interface that comes and goes, and its gateways.
 fn attach_eth2(ifs: &IfTable) -> IfIndex {

@@ -23,11 +23,10 @@ use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::Instant;
 
-use common::replay::{self, Update, World, gw_index};
+use common::replay::{self, Update, World, gw_index, ifa, inside};
 use common::ris::Rng;
 use ipnet::IpNet;
-use netroute::addr::{Family, ScopedAddr};
-use netroute::ifnet::IfaAddr;
+use netroute::addr::Family;
 use netroute::route::{Gateway, RouteError, RouteKey, RouteSpec, RouteTables};
 
 /// The naive model of one family: prefix → gateway, longest match by probing every
@@ -69,32 +68,6 @@ impl Model {
                 let n = IpNet::new(a, l).ok()?.trunc();
                 self.routes.get(&n).map(|g| (n, *g))
             })
-    }
-}
-
-fn ifa(a: IpAddr) -> IfaAddr {
-    match a {
-        IpAddr::V4(a) => IfaAddr::V4(a),
-        IpAddr::V6(a) => IfaAddr::V6(ScopedAddr::new(a, None).unwrap()),
-    }
-}
-
-/// A random address inside `p`.
-fn inside(r: &mut Rng, p: &IpNet) -> IpAddr {
-    match p {
-        IpNet::V4(n) => {
-            let host = u32::MAX.checked_shr(u32::from(n.prefix_len())).unwrap_or(0);
-            IpAddr::V4(Ipv4Addr::from(
-                u32::from(n.network()) | (r.next_u64() as u32 & host),
-            ))
-        }
-        IpNet::V6(n) => {
-            let host = u128::MAX
-                .checked_shr(u32::from(n.prefix_len()))
-                .unwrap_or(0);
-            let x = (u128::from(r.next_u64()) << 64) | u128::from(r.next_u64());
-            IpAddr::V6(Ipv6Addr::from(u128::from(n.network()) | (x & host)))
-        }
     }
 }
 

@@ -179,3 +179,32 @@ pub fn hash_prefix(p: &IpNet) -> u64 {
 pub fn gw_index(prefix: &IpNet, pos: u64) -> usize {
     (mix(hash_prefix(prefix), pos) % 4) as usize
 }
+
+/// `a` as an interface-address key (IPv6 without a zone: the tables hold global prefixes).
+pub fn ifa(a: IpAddr) -> netroute::ifnet::IfaAddr {
+    match a {
+        IpAddr::V4(a) => netroute::ifnet::IfaAddr::V4(a),
+        IpAddr::V6(a) => {
+            netroute::ifnet::IfaAddr::V6(netroute::addr::ScopedAddr::new(a, None).unwrap())
+        }
+    }
+}
+
+/// A random address inside `p`.
+pub fn inside(r: &mut ris::Rng, p: &IpNet) -> IpAddr {
+    match p {
+        IpNet::V4(n) => {
+            let host = u32::MAX.checked_shr(u32::from(n.prefix_len())).unwrap_or(0);
+            IpAddr::V4(Ipv4Addr::from(
+                u32::from(n.network()) | (r.next_u64() as u32 & host),
+            ))
+        }
+        IpNet::V6(n) => {
+            let host = u128::MAX
+                .checked_shr(u32::from(n.prefix_len()))
+                .unwrap_or(0);
+            let x = (u128::from(r.next_u64()) << 64) | u128::from(r.next_u64());
+            IpAddr::V6(Ipv6Addr::from(u128::from(n.network()) | (x & host)))
+        }
+    }
+}
