@@ -226,19 +226,22 @@ fn slow_drain_reports_the_holder() {
     {
         let reports = reports.clone();
         d.set_drain_hook(move |r| {
-            assert!(
-                r.holders
-                    .iter()
-                    .any(|h| h.thread == "holder" && h.count == 1)
-            );
-            #[cfg(feature = "holder-locations")]
-            assert!(
-                r.holders
-                    .iter()
-                    .all(|h| h.location.is_some_and(|l| l.file().ends_with("basic.rs"))),
-                "{r:?}"
-            );
-            reports.fetch_add(1, Ordering::SeqCst);
+            // A report is a diagnostic read of other threads' counts (relaxed loads): an
+            // early one may not show the holder yet (seen under Miri's weak-memory
+            // emulation). Count the reports that do; the holder waits for one.
+            if r.holders
+                .iter()
+                .any(|h| h.thread == "holder" && h.count == 1)
+            {
+                #[cfg(feature = "holder-locations")]
+                assert!(
+                    r.holders
+                        .iter()
+                        .all(|h| h.location.is_some_and(|l| l.file().ends_with("basic.rs"))),
+                    "{r:?}"
+                );
+                reports.fetch_add(1, Ordering::SeqCst);
+            }
         });
     }
     d.set_drain_warning(Duration::from_millis(20));
@@ -265,7 +268,10 @@ fn slow_drain_reports_the_holder() {
     go.wait();
     s.take(&d).unwrap().destroy();
     t.join().unwrap();
-    assert!(reports.load(Ordering::SeqCst) >= 1, "no slow-drain report");
+    assert!(
+        reports.load(Ordering::SeqCst) >= 1,
+        "no slow-drain report naming the holder"
+    );
 }
 
 #[test]
