@@ -43,6 +43,42 @@ pub enum RouteEvent {
     Losing(RouteInfo),
 }
 
+impl RouteEvent {
+    /// The event's kind, for [`RouteEventBus::subscribe_filtered`].
+    pub fn kind(&self) -> RouteEventKinds {
+        match self {
+            RouteEvent::Add(_) => RouteEventKinds::ADD,
+            RouteEvent::Delete(_) => RouteEventKinds::DELETE,
+            RouteEvent::Change(_) => RouteEventKinds::CHANGE,
+            RouteEvent::Miss { .. } => RouteEventKinds::MISS,
+            RouteEvent::Redirect { .. } => RouteEventKinds::REDIRECT,
+            RouteEvent::Losing(_) => RouteEventKinds::LOSING,
+        }
+    }
+}
+
+bitflags::bitflags! {
+    /// A set of routing message kinds: what a subscriber asked for (NetBSD's
+    /// `RO_MSGFILTER` routing-socket option). Events of other kinds never enter its
+    /// queue, so they can neither fill it nor be reported lost to it: a listener that
+    /// needs every `RTM_DELETE` is not crowded out by forwarders' `RTM_MISS` floods.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    pub struct RouteEventKinds: u8 {
+        /// [`RouteEvent::Add`].
+        const ADD = 0x01;
+        /// [`RouteEvent::Delete`].
+        const DELETE = 0x02;
+        /// [`RouteEvent::Change`].
+        const CHANGE = 0x04;
+        /// [`RouteEvent::Miss`].
+        const MISS = 0x08;
+        /// [`RouteEvent::Redirect`].
+        const REDIRECT = 0x10;
+        /// [`RouteEvent::Losing`].
+        const LOSING = 0x20;
+    }
+}
+
 /// What a subscriber receives.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RouteNotice {
@@ -63,6 +99,7 @@ pub enum RouteNotice {
 struct Sub {
     tx: SyncSender<(u64, u64, RouteEvent)>,
     dropped: Arc<AtomicU64>,
+    kinds: RouteEventKinds,
 }
 
 /// The subscriber list. Guarantees: [`publish`](Self::publish) never blocks on a
@@ -79,14 +116,22 @@ impl std::fmt::Debug for RouteEventBus {
 }
 
 impl RouteEventBus {
-    /// A new subscriber with a queue of `capacity` (at least 1).
+    /// A new subscriber to every kind of event, with a queue of `capacity` (at least 1).
     pub fn subscribe(&self, capacity: usize) -> RouteSubscription {
+        self.subscribe_filtered(capacity, RouteEventKinds::all())
+    }
+
+    /// A new subscriber to the events of `kinds` only, with a queue of `capacity` (at
+    /// least 1). Sequence numbers stay bus-wide, so a filtered subscriber sees gaps
+    /// where other kinds were published; losses are reported only for its own kinds.
+    pub fn subscribe_filtered(&self, capacity: usize, kinds: RouteEventKinds) -> RouteSubscription {
         let (tx, rx) = std::sync::mpsc::sync_channel(capacity.max(1));
         let dropped = Arc::new(AtomicU64::new(0));
         let mut g = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         g.1.push(Sub {
             tx,
             dropped: Arc::clone(&dropped),
+            kinds,
         });
         RouteSubscription {
             rx,
@@ -101,7 +146,11 @@ impl RouteEventBus {
         let mut g = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         g.0 += 1;
         let seq = g.0;
+        let kind = event.kind();
         g.1.retain(|s| {
+            if !s.kinds.intersects(kind) {
+                return true;
+            }
             let lost = s.dropped.swap(0, Ordering::Relaxed);
             match s.tx.try_send((seq, lost, event.clone())) {
                 Ok(()) => true,

@@ -84,7 +84,7 @@ mod tests;
 pub use cache::RouteCache;
 pub use entry::{Gateway, RouteInfo, RtEntry, RtFlags, RtMetrics};
 pub use error::RouteError;
-pub use event::{RouteEvent, RouteEventBus, RouteNotice, RouteSubscription};
+pub use event::{RouteEvent, RouteEventBus, RouteEventKinds, RouteNotice, RouteSubscription};
 pub use family::Afi;
 pub use redirect::{Redirect, RedirectOutcome};
 pub use table::{

@@ -605,6 +605,16 @@ impl RouteTables {
         self.events.subscribe(capacity)
     }
 
+    /// A subscriber to the route events of `kinds` only (`RO_MSGFILTER`), with a queue
+    /// of `capacity`; see [`RouteEventBus::subscribe_filtered`].
+    pub fn subscribe_filtered(
+        &self,
+        capacity: usize,
+        kinds: super::RouteEventKinds,
+    ) -> RouteSubscription {
+        self.events.subscribe_filtered(capacity, kinds)
+    }
+
     /// Counters.
     pub fn stats(&self) -> RouteStats {
         RouteStats {

@@ -666,6 +666,24 @@ fn events_add_delete_change_miss(f: &Fam) {
     assert!(matches!(small.try_next(), Some(RouteNotice::Event { .. })));
     assert_eq!(small.try_next(), Some(RouteNotice::Lost { count: 2 }));
     assert_eq!(small.try_next(), None);
+    // A filtered subscriber (RO_MSGFILTER) is not crowded out by kinds it did not ask
+    // for: a flood of misses neither fills its one-slot queue nor counts as lost there.
+    let mut deletes = x.rt.subscribe_filtered(1, RouteEventKinds::DELETE);
+    let mut all = x.rt.subscribe(1);
+    for _ in 0..100 {
+        x.rt.lookup(dst(f.in_far), true);
+    }
+    x.rt.add(&RouteSpec::new(net(f.far_net)).via(ip(f.gw)))
+        .unwrap();
+    let d = x.rt.delete(&RouteKey::new(net(f.far_net))).unwrap();
+    assert!(matches!(
+        deletes.try_next(),
+        Some(RouteNotice::Event { event: RouteEvent::Delete(i), .. }) if i == d
+    ));
+    assert_eq!(deletes.try_next(), None);
+    assert!(matches!(all.try_next(), Some(RouteNotice::Event { .. })));
+    assert_eq!(all.try_next(), Some(RouteNotice::Lost { count: 101 }));
+    assert_eq!(RouteEvent::Delete(d).kind(), RouteEventKinds::DELETE);
 }
 
 fn cache_hit_miss_and_invalidation(f: &Fam) {
