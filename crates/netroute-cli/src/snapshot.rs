@@ -297,6 +297,7 @@ fn convert(raw: &Raw, warn: &mut dyn FnMut(String)) -> StackFile {
             addr: zoned(ip, ifname),
             prefixlen: a.header.prefix_len,
             flags,
+            routers: Vec::new(),
         });
     }
     let mut routes = Vec::new();

@@ -12,7 +12,9 @@
 //! Deliberate differences, counted and explained rather than failed. A difference is
 //! accepted only if a small model of Linux's rule predicts the kernel's answer exactly:
 //! * **RFC 6724 rule 5.5** (prefer the next hop's prefix): Linux does not implement it
-//!   and falls through to rule 8 (longest match).
+//!   and falls through to rule 8 (longest match). Our copy records that `fe80::fe`, the
+//!   router behind `2001:db8:c::/48` on d1, advertised `2001:db8:3::/64` (`ADVERTISED`);
+//!   the kernel's copy is a static address, as it has no way to say so.
 //! * **Ties** (no rule tells two candidates apart): NetBSD, and we, keep the first
 //!   address in list (insertion) order; Linux keeps the first in its per-device list,
 //!   where a newer address of the same scope sits before older ones, so the newest
@@ -165,6 +167,9 @@ const ADDRS: &[A] = &[
     },
 ];
 
+/// Addresses whose prefix a router advertised (our copy only): address, router.
+const ADVERTISED: &[(&str, &str)] = &[("2001:db8:3::1/64", "fe80::fe")];
+
 /// Routes: destination, gateway, device.
 const ROUTES: &[(&str, Option<&str>, Option<&str>)] = &[
     ("0.0.0.0/0", Some("192.0.2.254"), None),
@@ -259,6 +264,9 @@ impl Ours {
                     f |= In6Flags::DEPRECATED;
                 }
                 spec = spec.with_flags(f);
+            }
+            for &(_, r) in ADVERTISED.iter().filter(|(c, _)| *c == a.cidr) {
+                spec = spec.with_advertising_router(r.parse().unwrap());
             }
             ifs.add_addr(dev(a.dev), spec).unwrap();
         }

@@ -86,8 +86,15 @@ pub enum IfError {
     Ipv6Only {
         /// The IPv4 address.
         addr: IpAddr,
-        /// What was given: "IPv6 flags" or "finite lifetimes".
+        /// What was given: "IPv6 flags", "finite lifetimes" or "advertising routers".
         what: &'static str,
+    },
+    /// An advertising router that is not a link-local unicast address (RFC 4861 §6.1.2:
+    /// routers advertise from their link-local address).
+    #[error("advertising router {router} is not a link-local unicast address")]
+    BadRouter {
+        /// The router given.
+        router: std::net::Ipv6Addr,
     },
     /// A destination or broadcast address of another family than the address, or a
     /// broadcast address on an IPv6 address / a point-to-point destination on an

@@ -11,7 +11,7 @@
 
 use super::sync::{AtomicBool, AtomicU32, AtomicU64};
 use std::fmt;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -120,6 +120,7 @@ pub struct AddrSpec {
     pub(crate) broadcast: Option<Ipv4Addr>,
     pub(crate) flags6: In6Flags,
     pub(crate) lifetime: Lifetime,
+    pub(crate) routers: Vec<Ipv6Addr>,
 }
 
 impl AddrSpec {
@@ -134,6 +135,7 @@ impl AddrSpec {
             broadcast: None,
             flags6: In6Flags::empty(),
             lifetime: Lifetime::INFINITE,
+            routers: Vec::new(),
         }
     }
 
@@ -173,6 +175,24 @@ impl AddrSpec {
         self.lifetime = l;
         self
     }
+
+    /// A router that advertised this address's prefix (the source of the Router
+    /// Advertisement whose Prefix Information option configured it; KAME keeps these in
+    /// `nd_prefix::ndpr_advrtrs`). Call once per router; duplicates are kept once.
+    ///
+    /// RFC 4861 §6.1.2 has routers send advertisements from their link-local address,
+    /// so `router` must be a link-local unicast address on the same link: anything
+    /// else, or any router on an IPv4 address, is refused by
+    /// [`IfTable::add_addr`](super::IfTable::add_addr). Source selection uses this for
+    /// RFC 6724 rule 5.5 ([`in6_selectsrc`](crate::select::in6_selectsrc)): an address
+    /// is "in a prefix advertised by the next hop" exactly when the route's gateway is
+    /// one of its routers. Without routers the rule never prefers the address.
+    pub fn with_advertising_router(mut self, router: Ipv6Addr) -> Self {
+        if !self.routers.contains(&router) {
+            self.routers.push(router);
+        }
+        self
+    }
 }
 
 /// An interface address (`struct ifaddr` with its `in_ifaddr`/`in6_ifaddr` part).
@@ -193,6 +213,8 @@ pub struct IfAddr {
     pub(crate) valid_until: AtomicU64,
     pub(crate) preferred_until: AtomicU64,
     pub(crate) removed: AtomicBool,
+    /// Routers that advertised the prefix (link-local, on this interface's link).
+    pub(crate) routers: Box<[Ipv6Addr]>,
     canary: AtomicU64,
 }
 
@@ -208,6 +230,7 @@ impl IfAddr {
         if_attach_id: u64,
         flags6: In6Flags,
         lifetime: Lifetime,
+        routers: Box<[Ipv6Addr]>,
         now: Duration,
     ) -> Self {
         let (valid_until, preferred_until) = expiry(lifetime, now);
@@ -223,6 +246,7 @@ impl IfAddr {
             valid_until: AtomicU64::new(valid_until),
             preferred_until: AtomicU64::new(preferred_until),
             removed: AtomicBool::new(false),
+            routers,
             canary: AtomicU64::new(ALIVE),
         }
     }
@@ -230,6 +254,19 @@ impl IfAddr {
     /// The address (`ifa_addr`), with its zone for IPv6.
     pub fn addr(&self) -> IfaAddr {
         self.addr
+    }
+
+    /// The routers known to have advertised this address's prefix (see
+    /// [`AddrSpec::with_advertising_router`]); empty when none is known (a manually
+    /// configured address, an IPv4 address). Never changes after the address is added.
+    pub fn advertising_routers(&self) -> &[Ipv6Addr] {
+        &self.routers
+    }
+
+    /// Whether `router` (a link-local address on this address's link) advertised its
+    /// prefix: RFC 6724 rule 5.5's "SA is in a prefix advertised by the next hop".
+    pub fn is_advertised_by(&self, router: Ipv6Addr) -> bool {
+        self.routers.contains(&router)
     }
 
     /// The address bytes (`ifa_addr` without zone).

@@ -1012,6 +1012,7 @@ impl IfTable {
             attach_id,
             spec.flags6,
             spec.lifetime,
+            spec.routers.clone().into_boxed_slice(),
             now,
         ));
         // Publish the object first, then the index that leads to it.
@@ -1308,6 +1309,12 @@ fn check_spec(spec: &AddrSpec, flags: IfFlags, zones: &ScopeZones) -> Result<Che
                     what: "finite lifetimes",
                 });
             }
+            if !spec.routers.is_empty() {
+                return Err(IfError::Ipv6Only {
+                    addr: spec.addr,
+                    what: "advertising routers",
+                });
+            }
             let prefix = Ipv4Net::new_truncating(a, spec.prefix_len)?;
             let broadcast = spec.broadcast.or_else(|| {
                 (flags.contains(IfFlags::BROADCAST) && spec.prefix_len < 31)
@@ -1327,6 +1334,9 @@ fn check_spec(spec: &AddrSpec, flags: IfFlags, zones: &ScopeZones) -> Result<Che
         IpAddr::V6(a) => {
             let prefix = Ipv6Net::new_truncating(a, spec.prefix_len)?;
             let addr = scope6(a, spec.zone)?;
+            if let Some(&router) = spec.routers.iter().find(|r| !r.is_unicast_link_local()) {
+                return Err(IfError::BadRouter { router });
+            }
             let dst = match spec.dst {
                 Some(IpAddr::V6(d)) => Some(IfaAddr::V6(scope6(d, None)?)),
                 _ => None,

@@ -30,7 +30,8 @@
 //! # Differences from NetBSD, and why
 //!
 //! * All RFC 6724 §5 rules, including 4 (home addresses, compiled out in NetBSD) and
-//!   5.5 (next-hop prefix, absent), with the RFC's default policy table (NetBSD's is
+//!   5.5 (next-hop prefix, absent; here from the routers recorded with each address,
+//!   [`AddrSpec::with_advertising_router`](crate::ifnet::AddrSpec::with_advertising_router)), with the RFC's default policy table (NetBSD's is
 //!   empty) and RFC 6724 §2.2's prefix-length cap on rule 8.
 //! * Tentative, duplicated, detached and anycast addresses are never candidates
 //!   (NetBSD keeps tentative and detached ones as "deprecated").

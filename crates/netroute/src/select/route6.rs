@@ -16,7 +16,9 @@
 //! "unref must target the swapped `struct route *`" rule of `IPV6_NEXTHOP` is kept by the
 //! borrow checker instead of by convention.
 
-use crate::addr::{IfIndex, Ipv6Net, ScopeZones, SockAddr, SockAddrIn6, scope_of};
+use std::net::{IpAddr, Ipv6Addr};
+
+use crate::addr::{IfIndex, ScopeZones, SockAddr, SockAddrIn6, scope_of};
 use crate::ifnet::{IfFlags, IfTable, IfaAddr};
 use crate::route::{Gateway, RouteCache, RouteRef, RouteTables, RtEntry, RtFlags};
 
@@ -242,10 +244,11 @@ pub struct SelectedIf {
     pub loopback: bool,
     /// How it was found.
     pub via: IfVia,
-    /// The prefix of the route's source address when it is an IPv6 address on this
-    /// interface: what rule 5.5 treats as "advertised by the next hop" (see
-    /// [`in6_selectsrc`](super::in6_selectsrc)).
-    pub next_hop_prefix: Option<Ipv6Net>,
+    /// The route's next hop when the packet goes through a router on this interface
+    /// (an IPv6 gateway route leaving through it): the router whose advertised prefixes
+    /// rule 5.5 prefers (see [`in6_selectsrc`](super::in6_selectsrc)). `None` for
+    /// on-link destinations and when no route was consulted.
+    pub next_hop: Option<Ipv6Addr>,
 }
 
 impl SelectedIf {
@@ -281,13 +284,13 @@ pub fn in6_selectif(
     ro: &mut RouteCache,
 ) -> Result<SelectedIf, SelectError> {
     let ifs = routes.ifs();
-    let found = |ifp: &crate::ifnet::Ifnet, via, next_hop_prefix| SelectedIf {
+    let found = |ifp: &crate::ifnet::Ifnet, via, next_hop| SelectedIf {
         ifindex: ifp.index(),
         attach_id: ifp.attach_id(),
         zones: ifp.zones().clone(),
         loopback: ifp.flags().contains(IfFlags::LOOPBACK),
         via,
-        next_hop_prefix,
+        next_hop,
     };
     if let Some(index) = opts
         .as_ref()
@@ -322,15 +325,16 @@ pub fn in6_selectif(
     {
         index = i;
     }
-    let next_hop_prefix = rt
-        .ifa()
-        .filter(|a| a.ifindex() == index && !a.is_removed())
-        .and_then(|a| match a.prefix() {
-            ipnet::IpNet::V6(p) => Some(p),
-            ipnet::IpNet::V4(_) => None,
-        });
+    let next_hop = match rt.gateway() {
+        Gateway::Addr(IpAddr::V6(g), _)
+            if f.contains(RtFlags::GATEWAY) && rt.ifindex() == Some(index) =>
+        {
+            Some(g)
+        }
+        _ => None,
+    };
     let via = IfVia::Route(rt.cache());
     drop(rt);
     let ifp = ifs.get_by_index(index).ok_or(SelectError::NetUnreachable)?;
-    Ok(found(&ifp, via, next_hop_prefix))
+    Ok(found(&ifp, via, next_hop))
 }

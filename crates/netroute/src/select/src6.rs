@@ -11,7 +11,7 @@ use std::cmp::Ordering;
 use std::fmt;
 use std::net::{IpAddr, Ipv6Addr};
 
-use crate::addr::{Family, IfIndex, Ipv6Net, Ipv6Scope, ScopedAddr, SockAddrIn6, scope_of};
+use crate::addr::{Family, IfIndex, Ipv6Scope, ScopedAddr, SockAddrIn6, scope_of};
 use crate::ifnet::{IfAddr, IfFlags, IfTable, IfaAddr, Ifnet, In6Flags, MulticastOptions};
 use crate::route::RouteCache;
 
@@ -328,11 +328,12 @@ const NEVER: In6Flags = In6Flags::ANYCAST
 /// Rules (see [`compare_sources`]): 1 same address; 2 appropriate scope; 3 avoid
 /// deprecated; 4 home addresses (by the socket's `IPV6_PREFER_SRC_HOME/COA`,
 /// else the stack default); 5 outgoing interface; **5.5** the next hop's prefix —
-/// "known" here means: when the interface came from a route, the prefix of the route's
-/// source address (`rt_ifa`) if it is an IPv6 address on the outgoing interface. Routes
-/// learned from a router (or a gateway route resolved through `ifa_ifwithnet`) carry
-/// the address of the on-link prefix the router is in, so that prefix is the one the
-/// next hop serves. With `IPV6_PKTINFO`/`IPV6_MULTICAST_IF` no route is consulted and
+/// "known" here means: the packet leaves through a router (an IPv6 gateway route on
+/// the outgoing interface) and the candidate's prefix was advertised by that router
+/// ([`AddrSpec::with_advertising_router`](crate::ifnet::AddrSpec::with_advertising_router),
+/// what KAME records in `ndpr_advrtrs`). Manually configured addresses name no router,
+/// so the rule never prefers them; on-link destinations, `IPV6_PKTINFO` and
+/// `IPV6_MULTICAST_IF` consult no router, and then
 /// rule 5.5 decides nothing. 6 matching label (policy table); 7 temporary or public
 /// (`IPV6_PREFER_SRC_TMP/PUBLIC`, else the stack default); KAME: interface up; 8
 /// longest matching prefix, capped at the candidate's prefix length (RFC 6724 §2.2;
@@ -446,9 +447,7 @@ fn select_best_ia(
             deprecated,
             home: flags.contains(In6Flags::HOME),
             outgoing: ia.ifindex() == sel.ifindex,
-            next_hop_prefix: sel
-                .next_hop_prefix
-                .is_some_and(|p: Ipv6Net| p.contains(&addr.addr())),
+            next_hop_prefix: sel.next_hop.is_some_and(|g| ia.is_advertised_by(g)),
             label: ctx.policy.lookup(&addr.addr()).map(|p| p.label),
             temporary: flags.contains(In6Flags::TEMPORARY),
             if_up: ifp.flags().contains(IfFlags::UP),

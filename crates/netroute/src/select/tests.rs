@@ -13,8 +13,8 @@ use psref::Domain;
 use super::*;
 use crate::addr::{AddrError, IfIndex, Ipv6Net, NumericZones, ScopedAddr, SockAddr, SockAddrIn6};
 use crate::ifnet::{
-    AddrSpec, FakeClock, IfConfig, IfFlags, IfTable, IfTableConfig, IfaAddr, In6Flags, Lifetime,
-    MulticastOptions,
+    AddrSpec, FakeClock, IfConfig, IfError, IfFlags, IfTable, IfTableConfig, IfaAddr, In6Flags,
+    Lifetime, MulticastOptions,
 };
 use crate::route::{RouteCache, RouteKey, RouteSpec, RouteTables, RtFlags};
 
@@ -97,12 +97,22 @@ impl Net {
             .unwrap();
     }
 
+    /// Adds `addr/len` as configured from a Router Advertisement of `router`.
+    fn addr_adv(&self, i: IfIndex, cidr: &str, flags: In6Flags, router: &str) {
+        let (a, l) = cidr.split_once('/').unwrap();
+        let spec = AddrSpec::new(a.parse::<IpAddr>().unwrap(), l.parse().unwrap())
+            .with_flags(flags | In6Flags::AUTOCONF)
+            .with_advertising_router(v6(router));
+        self.ifs.add_addr(i, spec).unwrap();
+    }
+
     fn route(&self, spec: RouteSpec) {
         self.rt.add(&spec).unwrap();
     }
 
-    /// The IPv6 default route through a link-local router on `i` (its prefix holds no
-    /// global candidate, so rule 5.5 stays out of the way).
+    /// The IPv6 default route through the link-local router `fe80::fe` on `i` (which
+    /// advertised none of the test's addresses unless a test says so, so rule 5.5 stays
+    /// out of the way).
     fn default6_ll(&self, i: IfIndex) {
         self.route(
             RouteSpec::new("::/0".parse().unwrap())
@@ -239,10 +249,6 @@ fn each_source_rule_decides() {
             addrs: &[(1, "2001:db8:1::1/64", NONE), (2, "2001:db8:9:1::1/64", NONE)],
             default_ll: None, routes: &[("2001:db8:9::/64", None, Some(1))], down: &[], prefer: None,
             dst: "2001:db8:9::1", want: "2001:db8:1::1", rule: SrcRule::OutgoingInterface },
-        SrcCase { name: "rule 5.5: the next hop's prefix beats a longer match",
-            addrs: &[(1, "2001:db8:1::1/64", NONE), (1, "2001:db8:2::1/64", NONE)],
-            default_ll: None, routes: &[("::/0", Some("2001:db8:2::fe"), None)], down: &[], prefer: None,
-            dst: "2001:db8:1:1::9", want: "2001:db8:2::1", rule: SrcRule::NextHopPrefix },
         SrcCase { name: "rule 6: matching label (RFC 10.1, 6to4)",
             addrs: &[(1, "fe80::1/64", NONE), (1, "2001:db8:1::2/64", NONE),
                      (1, "2002:c633:6401::d5e3:7953:13eb:22e8/128", TMP)],
@@ -278,45 +284,170 @@ fn each_source_rule_decides() {
     }
 }
 
-/// RFC 6724 §10.1, the remaining examples (rules 1, 3, 4, 6, 7 are in the table above).
+/// Rule 5.5 prefers the addresses whose prefix the route's next hop advertised, and
+/// only those: an address nobody is known to have advertised (configured by hand), an
+/// on-link destination and a route through a router that advertised neither candidate
+/// leave the decision to the later rules.
+#[test]
+fn rule_5_5_follows_the_advertising_router() {
+    // Two routers on one link, each advertising its own prefix.
+    let two_routers = |via: &str| {
+        let n = Net::new();
+        let e = n.eth("eth0");
+        n.addr(e, "fe80::1/64", NONE);
+        n.addr_adv(e, "2001:db8:1::1/64", NONE, "fe80::a");
+        n.addr_adv(e, "2001:db8:2::1/64", NONE, "fe80::b");
+        n.route(RouteSpec::new("::/0".parse().unwrap()).via(v6(via)).dev(e));
+        n
+    };
+    // Through fe80::b, its prefix wins over a longer match with the other.
+    let s = two_routers("fe80::b").src("2001:db8:1:1::9").unwrap();
+    assert_eq!(
+        (s.addr, s.rule),
+        (scoped("2001:db8:2::1"), SrcRule::NextHopPrefix)
+    );
+    // Through fe80::a, the other way round.
+    let s = two_routers("fe80::a").src("2001:db8:2:1::9").unwrap();
+    assert_eq!(
+        (s.addr, s.rule),
+        (scoped("2001:db8:1::1"), SrcRule::NextHopPrefix)
+    );
+    // Through a third router that advertised neither: longest match decides.
+    let s = two_routers("fe80::c").src("2001:db8:2:1::9").unwrap();
+    assert_eq!(
+        (s.addr, s.rule),
+        (scoped("2001:db8:2::1"), SrcRule::LongestMatch)
+    );
+    // On-link destination: no next hop, so no 5.5 (rule 8 picks the on-link prefix).
+    let n = two_routers("fe80::b");
+    let s = n.src("2001:db8:1::9").unwrap();
+    assert_eq!(
+        (s.addr, s.rule),
+        (scoped("2001:db8:1::1"), SrcRule::LongestMatch)
+    );
+
+    // Manually configured addresses and a global gateway, no link-local address: the
+    // route's source address (`rt_ifa`, 2001:db8:2::1 here) says nothing about what the
+    // router advertised, so rule 5.5 does not fire (the heuristic that read it so chose
+    // 2001:db8:2::1 here by "rule 5.5").
+    let n = Net::new();
+    let e = n.eth("eth0");
+    n.addr(e, "2001:db8:1::1/64", NONE);
+    n.addr(e, "2001:db8:2::1/64", NONE);
+    n.route(RouteSpec::new("::/0".parse().unwrap()).via(v6("2001:db8:2::fe")));
+    let s = n.src("2001:db8:1:1::9").unwrap();
+    assert_eq!(
+        (s.addr, s.rule),
+        (scoped("2001:db8:1::1"), SrcRule::LongestMatch)
+    );
+
+    // The router must be link-local (RFC 4861 §6.1.2), and only IPv6 addresses have one.
+    let n = Net::new();
+    let e = n.eth("eth0");
+    let spec = AddrSpec::new(v6("2001:db8:1::1"), 64).with_advertising_router(v6("2001:db8::fe"));
+    assert!(matches!(
+        n.ifs.add_addr(e, spec),
+        Err(IfError::BadRouter { router }) if router == v6("2001:db8::fe")
+    ));
+    let spec =
+        AddrSpec::new(Ipv4Addr::new(192, 0, 2, 1), 24).with_advertising_router(v6("fe80::a"));
+    assert!(matches!(
+        n.ifs.add_addr(e, spec),
+        Err(IfError::Ipv6Only {
+            what: "advertising routers",
+            ..
+        })
+    ));
+    // Accepted ones are kept, once each.
+    let spec = AddrSpec::new(v6("2001:db8:1::1"), 64)
+        .with_advertising_router(v6("fe80::a"))
+        .with_advertising_router(v6("fe80::b"))
+        .with_advertising_router(v6("fe80::a"));
+    n.ifs.add_addr(e, spec).unwrap();
+    let a = n
+        .ifs
+        .addrs_of(e, None)
+        .into_iter()
+        .find(|a| a.ip() == IpAddr::V6(v6("2001:db8:1::1")))
+        .unwrap();
+    assert_eq!(a.advertising_routers(), &[v6("fe80::a"), v6("fe80::b")]);
+    assert!(a.is_advertised_by(v6("fe80::b")) && !a.is_advertised_by(v6("fe80::c")));
+}
+
+/// RFC 6724 §10.1 "Default Source Address Selection", all eight examples as the RFC
+/// states them (destination, candidate source addresses with their properties,
+/// result and the rule it names), checked against the RFC text. Two misprints in the
+/// RFC's results are read as the candidate they clearly mean: the first example
+/// prints "2001:db8::1" (not a candidate) for 2001:db8:3::1, the fifth
+/// "2001:db8:1:::2" for 2001:db8:1::2.
 ///
-/// Not yet checked against the RFC text: §10.1 was not retrievable when the §10.3–§10.7
-/// tests were made verbatim, so these (and the "RFC 10.1" rows above) are as first
-/// written, from memory.
+/// The candidates sit on one link with a default route through a link-local router
+/// (the examples say nothing of routes), and are all the addresses there are.
 #[test]
 fn rfc6724_10_1_source_examples() {
-    // Destination 2001:db8:1::1, candidates 2001:db8:3::1 or fe80::1 → 2001:db8:3::1
-    // (prefer appropriate scope); the same for destination ff05::1.
-    let n = Net::new();
-    let e = n.eth("eth0");
-    n.addr(e, "2001:db8:3::1/64", NONE);
-    n.addr(e, "fe80::1/64", NONE);
-    n.default6_ll(e);
-    n.route(RouteSpec::new("ff00::/8".parse().unwrap()).dev(e));
-    for d in ["2001:db8:1::1", "ff05::1"] {
-        let s = n.src(d).unwrap();
-        assert_eq!(s.addr, scoped("2001:db8:3::1"), "{d}");
-        assert_eq!(s.rule, SrcRule::Scope, "{d}");
+    struct Ex {
+        dst: &'static str,
+        srcs: &'static [(&'static str, In6Flags)],
+        want: &'static str,
+        rule: SrcRule,
     }
-    // Destination fe80::1, candidates fe80::2 (deprecated) or 2001:db8:1::1 → fe80::2.
-    let n = Net::new();
-    let e = n.eth("eth0");
-    n.addr(e, "fe80::2/64", In6Flags::DEPRECATED);
-    n.addr(e, "2001:db8:1::1/64", NONE);
-    let s = n.src("fe80::1%1").unwrap();
-    assert_eq!((s.addr, s.rule), (scoped("fe80::2%1"), SrcRule::Scope));
-    // Destination 2001:db8:1::1, candidates 2001:db8:1::2 or 2001:db8:3::2 → 2001:db8:1::2
-    // (longest matching prefix; here the connected route's prefix decides first, 5.5).
-    let n = Net::new();
-    let e = n.eth("eth0");
-    n.addr(e, "2001:db8:3::2/64", NONE);
-    n.addr(e, "2001:db8:1::2/64", NONE);
-    let s = n.src("2001:db8:1::1").unwrap();
-    assert_eq!(s.addr, scoped("2001:db8:1::2"));
-    assert!(matches!(
-        s.rule,
-        SrcRule::NextHopPrefix | SrcRule::LongestMatch
-    ));
+    #[rustfmt::skip]
+    let examples = [
+        // "Result: 2001:db8::1 (prefer appropriate scope)" [sic].
+        Ex { dst: "2001:db8:1::1", srcs: &[("2001:db8:3::1/64", NONE), ("fe80::1/64", NONE)],
+             want: "2001:db8:3::1", rule: SrcRule::Scope },
+        // "Result: 2001:db8:3::1 (prefer appropriate scope)".
+        Ex { dst: "ff05::1", srcs: &[("2001:db8:3::1/64", NONE), ("fe80::1/64", NONE)],
+             want: "2001:db8:3::1", rule: SrcRule::Scope },
+        // "Result: 2001:db8:1::1 (prefer same address)".
+        Ex { dst: "2001:db8:1::1", srcs: &[("2001:db8:1::1/64", DEP), ("2001:db8:2::1/64", NONE)],
+             want: "2001:db8:1::1", rule: SrcRule::SameAddress },
+        // "Result: fe80::2 (prefer appropriate scope)".
+        Ex { dst: "fe80::1%1", srcs: &[("fe80::2/64", DEP), ("2001:db8:1::1/64", NONE)],
+             want: "fe80::2%1", rule: SrcRule::Scope },
+        // "Result: 2001:db8:1:::2 (longest matching prefix)" [sic].
+        Ex { dst: "2001:db8:1::1", srcs: &[("2001:db8:1::2/64", NONE), ("2001:db8:3::2/64", NONE)],
+             want: "2001:db8:1::2", rule: SrcRule::LongestMatch },
+        // "2001:db8:1::2 (care-of address) or 2001:db8:3::2 (home address)",
+        // "Result: 2001:db8:3::2 (prefer home address)".
+        Ex { dst: "2001:db8:1::1", srcs: &[("2001:db8:1::2/64", NONE), ("2001:db8:3::2/64", HOME)],
+             want: "2001:db8:3::2", rule: SrcRule::Home },
+        // "2002:c633:6401::d5e3:7953:13eb:22e8 (temporary) or 2001:db8:1::2",
+        // "Result: 2002:c633:6401::d5e3:7953:13eb:22e8 (prefer matching label)".
+        Ex { dst: "2002:c633:6401::1",
+             srcs: &[("2002:c633:6401::d5e3:7953:13eb:22e8/64", TMP), ("2001:db8:1::2/64", NONE)],
+             want: "2002:c633:6401::d5e3:7953:13eb:22e8", rule: SrcRule::Label },
+        // "2001:db8:1::2 (public) or 2001:db8:1::d5e3:7953:13eb:22e8 (temporary)",
+        // "Result: 2001:db8:1::d5e3:7953:13eb:22e8 (prefer temporary address)".
+        Ex { dst: "2001:db8:1::d5e3:0:0:1",
+             srcs: &[("2001:db8:1::2/64", NONE), ("2001:db8:1::d5e3:7953:13eb:22e8/64", TMP)],
+             want: "2001:db8:1::d5e3:7953:13eb:22e8", rule: SrcRule::Temporary },
+    ];
+    for (i, ex) in examples.iter().enumerate() {
+        // Both candidate orders: the answer may not depend on the list order.
+        for rev in [false, true] {
+            let n = Net::new();
+            let e = n.eth("eth0");
+            let mut srcs = ex.srcs.to_vec();
+            if rev {
+                srcs.reverse();
+            }
+            for (c, f) in srcs {
+                n.addr(e, c, f);
+            }
+            n.default6_ll(e);
+            n.route(RouteSpec::new("ff00::/8".parse().unwrap()).dev(e));
+            let s = n
+                .src(ex.dst)
+                .unwrap_or_else(|err| panic!("example {}: {err}", i + 1));
+            assert_eq!(
+                (s.addr, s.rule),
+                (scoped(ex.want), ex.rule),
+                "§10.1 example {} (candidates reversed: {rev})",
+                i + 1
+            );
+        }
+    }
 }
 
 /// The rules on plain values: every pair of rule inputs, and the rule named.
@@ -852,10 +983,7 @@ fn selectif_reports_how_and_where() {
     let s = in6_selectif(&n.rt, &d, None, None, &mut ro).unwrap();
     assert_eq!(s.ifindex, e0);
     assert_eq!(s.via, IfVia::Route(CacheUsed::Caller));
-    assert_eq!(
-        s.next_hop_prefix,
-        Some("2001:db8:1::/64".parse::<Ipv6Net>().unwrap())
-    );
+    assert_eq!(s.next_hop, Some(v6("2001:db8:1::fe")));
     assert_eq!(s.interface(&n.ifs).unwrap().name(), "eth0");
     let mut o = Ip6PktOpts::new();
     o.pktinfo = Some(PktInfo6 {
@@ -863,10 +991,7 @@ fn selectif_reports_how_and_where() {
         ifindex: Some(e1),
     });
     let s = in6_selectif(&n.rt, &d, Some(&mut o), None, &mut ro).unwrap();
-    assert_eq!(
-        (s.ifindex, s.via, s.next_hop_prefix),
-        (e1, IfVia::PktInfo, None)
-    );
+    assert_eq!((s.ifindex, s.via, s.next_hop), (e1, IfVia::PktInfo, None));
     let mut m = MulticastOptions::new();
     m.set_interface(&n.ifs, e1).unwrap();
     let s = in6_selectif(&n.rt, &sa6("ff0e::1"), None, Some(&m), &mut ro).unwrap();
@@ -1035,65 +1160,72 @@ fn each_destination_rule_decides() {
     }
 }
 
-/// RFC 6724 §10.2, every example, both input orders.
+/// RFC 6724 §10.2 "Default Destination Address Selection", with the source chosen for
+/// each destination, in the RFC's input order and reversed.
 ///
-/// Not yet checked against the RFC text (see the note on the §10.1 test); as first
-/// written, from memory. Only the order is asserted, not the sources.
+/// Examples 1–5 and 9 (matching scope twice, higher precedence, smaller scope, home
+/// address, higher precedence) are checked against the RFC text. Examples 6–8 (avoid
+/// deprecated, longest matching prefix, matching label) could not be retrieved here:
+/// they are RFC 3484 §10.2's examples carried over to RFC 6724's addresses (site-local
+/// replaced by link-local, `3ffe::`/`3f44::` by `2001:db8:3ffe::`/`2001:db8:3f44::`,
+/// 6to4 by `2002:c633:6401::`), and each still shows its rule deciding
+/// (`each_destination_rule_decides` has one table row per rule besides).
 #[test]
 fn rfc6724_10_2_destination_examples() {
-    struct Ex {
-        srcs: &'static [&'static str],
-        home: &'static [&'static str],
-        dsts: [&'static str; 2],
-        want: [&'static str; 2],
-    }
     #[rustfmt::skip]
     let examples = [
-        // Prefer matching scope.
-        Ex { srcs: &["2001:db8:1::2/64", "fe80::1/64", "169.254.13.78/16"], home: &[],
-             dsts: ["2001:db8:1::1", "198.51.100.121"], want: ["2001:db8:1::1", "198.51.100.121"] },
-        // Prefer matching scope.
-        Ex { srcs: &["fe80::1/64", "198.51.100.117/24"], home: &[],
-             dsts: ["2001:db8:1::1", "198.51.100.121"], want: ["198.51.100.121", "2001:db8:1::1"] },
-        // Prefer higher precedence.
-        Ex { srcs: &["2001:db8:1::2/64", "fe80::1/64", "10.1.2.4/8"], home: &[],
-             dsts: ["2001:db8:1::1", "10.1.2.3"], want: ["2001:db8:1::1", "10.1.2.3"] },
-        // Prefer smaller scope.
-        Ex { srcs: &["2001:db8:1::2/64", "fe80::2/64"], home: &[],
-             dsts: ["2001:db8:1::1", "fe80::1%1"], want: ["fe80::1", "2001:db8:1::1"] },
-        // Prefer home address.
-        Ex { srcs: &["2001:db8:1::2/64", "2001:db8:3::1/64", "fe80::2/64"], home: &["2001:db8:3::1"],
-             dsts: ["2001:db8:1::1", "fe80::1%1"], want: ["2001:db8:1::1", "fe80::1"] },
-        // Prefer matching label.
-        Ex { srcs: &["2002:c633:6401::2/64", "fe80::2/64"], home: &[],
-             dsts: ["2001:db8:1::1", "2002:c633:6401::1"], want: ["2002:c633:6401::1", "2001:db8:1::1"] },
-        // Prefer higher precedence.
-        Ex { srcs: &["2001:db8:1::2/64", "fe80::2/64", "2002:c633:6401::2/64"], home: &[],
-             dsts: ["2001:db8:1::1", "2002:c633:6401::1"], want: ["2001:db8:1::1", "2002:c633:6401::1"] },
+        RfcDstEx { name: "10.2 example 1 (prefer matching scope)",
+            srcs: &[("2001:db8:1::2/64", NONE), ("fe80::1/64", NONE), ("169.254.13.78/16", NONE)],
+            gw4: Some([169, 254, 0, 1]),
+            dsts: &["2001:db8:1::1", "198.51.100.121"],
+            want: &[("2001:db8:1::1", "2001:db8:1::2"), ("198.51.100.121", "169.254.13.78")] },
+        RfcDstEx { name: "10.2 example 2 (prefer matching scope)",
+            srcs: &[("fe80::1/64", NONE), ("198.51.100.117/24", NONE)],
+            gw4: None,
+            dsts: &["2001:db8:1::1", "198.51.100.121"],
+            want: &[("198.51.100.121", "198.51.100.117"), ("2001:db8:1::1", "fe80::1")] },
+        RfcDstEx { name: "10.2 example 3 (prefer higher precedence)",
+            srcs: &[("2001:db8:1::2/64", NONE), ("fe80::1/64", NONE), ("10.1.2.4/8", NONE)],
+            gw4: None,
+            dsts: &["2001:db8:1::1", "10.1.2.3"],
+            want: &[("2001:db8:1::1", "2001:db8:1::2"), ("10.1.2.3", "10.1.2.4")] },
+        RfcDstEx { name: "10.2 example 4 (prefer smaller scope)",
+            srcs: &[("2001:db8:1::2/64", NONE), ("fe80::2/64", NONE)],
+            gw4: None,
+            dsts: &["2001:db8:1::1", "fe80::1%1"],
+            want: &[("fe80::1", "fe80::2"), ("2001:db8:1::1", "2001:db8:1::2")] },
+        // "2001:db8:1::2 (care-of address) or 2001:db8:3::1 (home address) or fe80::2
+        // (care-of address)".
+        RfcDstEx { name: "10.2 example 5 (prefer home address)",
+            srcs: &[("2001:db8:1::2/64", NONE), ("2001:db8:3::1/64", HOME), ("fe80::2/64", NONE)],
+            gw4: None,
+            dsts: &["2001:db8:1::1", "fe80::1%1"],
+            want: &[("2001:db8:1::1", "2001:db8:3::1"), ("fe80::1", "fe80::2")] },
+        // Carried over from RFC 3484 (see above).
+        RfcDstEx { name: "10.2 example 6 (avoid deprecated addresses)",
+            srcs: &[("2001:db8:1::2/64", NONE), ("fe80::2/64", DEP)],
+            gw4: None,
+            dsts: &["fe80::1%1", "2001:db8:1::1"],
+            want: &[("2001:db8:1::1", "2001:db8:1::2"), ("fe80::1", "fe80::2")] },
+        RfcDstEx { name: "10.2 example 7 (longest matching prefix)",
+            srcs: &[("2001:db8:1::2/64", NONE), ("2001:db8:3f44::2/64", NONE), ("fe80::2/64", NONE)],
+            gw4: None,
+            dsts: &["2001:db8:3ffe::1", "2001:db8:1::1"],
+            want: &[("2001:db8:1::1", "2001:db8:1::2"), ("2001:db8:3ffe::1", "2001:db8:3f44::2")] },
+        RfcDstEx { name: "10.2 example 8 (prefer matching label)",
+            srcs: &[("2002:c633:6401::2/64", NONE), ("fe80::2/64", NONE)],
+            gw4: None,
+            dsts: &["2001:db8:1::1", "2002:c633:6401::1"],
+            want: &[("2002:c633:6401::1", "2002:c633:6401::2"), ("2001:db8:1::1", "2002:c633:6401::2")] },
+        RfcDstEx { name: "10.2 example 9 (prefer higher precedence)",
+            srcs: &[("2002:c633:6401::2/64", NONE), ("2001:db8:1::2/64", NONE), ("fe80::2/64", NONE)],
+            gw4: None,
+            dsts: &["2002:c633:6401::1", "2001:db8:1::1"],
+            want: &[("2001:db8:1::1", "2001:db8:1::2"), ("2002:c633:6401::1", "2002:c633:6401::2")] },
     ];
-    for (i, ex) in examples.iter().enumerate() {
-        let n = Net::new();
-        let e = n.eth("eth0");
-        for s in ex.srcs {
-            let f = if ex.home.iter().any(|h| s.starts_with(h)) {
-                In6Flags::HOME
-            } else {
-                NONE
-            };
-            n.addr(e, s, f);
-        }
-        // Off-link destinations through routers on the link.
-        n.default6_ll(e);
-        // IPv4 off-link only in the first example (169.254/16 source).
-        if ex.srcs.iter().any(|s| s.starts_with("169.254")) {
-            n.route(RouteSpec::new("0.0.0.0/0".parse().unwrap()).via([169, 254, 0, 1]));
-        }
-        assert_eq!(n.order(&ex.dsts), ex.want, "example {i}");
-        assert_eq!(
-            n.order(&[ex.dsts[1], ex.dsts[0]]),
-            ex.want,
-            "example {i} reversed"
-        );
+    let policy = PolicyTable::rfc6724();
+    for ex in &examples {
+        run_rfc_dst(&policy, ex);
     }
 }
 
@@ -1233,15 +1365,6 @@ fn run_rfc_dst(policy: &PolicyTable, ex: &RfcDstEx) {
     let e = n.eth("eth0");
     for &(c, f) in ex.srcs {
         n.addr(e, c, f);
-    }
-    // Every IPv6 interface has a link-local address; the RFC lists one only where it
-    // matters. Without it the default route through fe80::fe would take a global
-    // address as its source (`rt_ifa` fallback) and rule 5.5 would treat that
-    // address's prefix as the one the router advertises, which is not what the
-    // examples describe. A link-local candidate never wins for the wider-scoped
-    // destinations of these examples (rule 2).
-    if !ex.srcs.iter().any(|(c, _)| c.starts_with("fe80:")) {
-        n.addr(e, "fe80::ff/64", NONE);
     }
     n.default6_ll(e);
     if let Some(g) = ex.gw4 {
@@ -1461,10 +1584,8 @@ fn rfc6724_10_6_ula_preference() {
     );
     // Example 4: candidates 2001:db8:1::1 or fd11:1111:1111:1::1, destination written
     // "ff00:1" in the RFC (not a valid IPv6 literal; read as ff00::1) → 2001:db8:1::1
-    // (prefer matching label). Exactly the RFC's two candidates. The interface comes
-    // from IPV6_MULTICAST_IF, so no route's source address feeds rule 5.5 (a route
-    // `ff00::/8 dev eth0` would take 2001:db8:1::1 as its `rt_ifa` and rule 5.5 would
-    // decide instead, with the same answer).
+    // (prefer matching label). Exactly the RFC's two candidates; the interface comes
+    // from IPV6_MULTICAST_IF.
     let mut n = Net::new();
     n.policy = ula;
     let e = n.eth("eth0");

@@ -44,7 +44,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv6Addr};
 use std::str::FromStr;
 
 use ipnet::IpNet;
@@ -105,6 +105,12 @@ pub struct AddressSpec {
     /// `temporary`, `autoconf`, `home`, `nodad` (IPv4 addresses take none).
     #[serde(default, with = "flag_list")]
     pub flags: In6Flags,
+    /// IPv6 only: the link-local addresses of the routers that advertised this address's
+    /// prefix (`["fe80::1"]`, no zone: they are on this interface's link), for RFC 6724
+    /// rule 5.5 (see [`AddrSpec::with_advertising_router`]). Omitted when empty; the
+    /// kernel does not report them, so `netroute snapshot` writes none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub routers: Vec<Ipv6Addr>,
 }
 
 /// One route of a [`StackFile`].
@@ -377,11 +383,12 @@ impl Stack {
                         ),
                     ));
                 }
-                ifs.add_addr(
-                    index,
+                let spec = a.routers.iter().fold(
                     AddrSpec::new(a.addr.ip, a.prefixlen).with_flags(a.flags),
-                )
-                .map_err(|e| StackFileError::invalid(at, format!("address {}: {e}", a.addr)))?;
+                    |spec, &r| spec.with_advertising_router(r),
+                );
+                ifs.add_addr(index, spec)
+                    .map_err(|e| StackFileError::invalid(at, format!("address {}: {e}", a.addr)))?;
             }
         }
 
@@ -519,6 +526,7 @@ impl Stack {
                         addr: ZonedIp { ip, zone },
                         prefixlen: a.prefix_len(),
                         flags: a.flags6(),
+                        routers: a.advertising_routers().to_vec(),
                     }
                 })
                 .collect();
@@ -748,7 +756,8 @@ mod tests {
      "addresses": [{"addr": "127.0.0.1", "prefixlen": 8}, {"addr": "::1", "prefixlen": 128, "flags": ["nodad"]}]},
     {"name": "eth0", "index": 3, "flags": ["up", "broadcast", "running", "multicast"], "mtu": 1500,
      "addresses": [{"addr": "192.0.2.1", "prefixlen": 24, "flags": []},
-                   {"addr": "2001:db8:1::1", "prefixlen": 64, "flags": ["nodad"]},
+                   {"addr": "2001:db8:1::1", "prefixlen": 64, "flags": ["nodad", "autoconf"],
+                    "routers": ["fe80::fe"]},
                    {"addr": "fe80::1%eth0", "prefixlen": 64, "flags": ["nodad"]}]}
   ],
   "routes": [
@@ -782,8 +791,50 @@ mod tests {
         let json = back.to_json_pretty();
         assert!(json.contains("\"fe80::1%eth0\""), "{json}");
         assert!(json.contains("\"fe80::fe%eth0\""), "{json}");
+        assert!(json.contains("\"routers\""), "{json}");
         let again = Stack::from_file(&StackFile::from_json(&json).unwrap()).unwrap();
         assert_eq!(again.to_file(), back);
+    }
+
+    #[test]
+    fn advertising_routers_reach_source_selection() {
+        let f = StackFile::from_json(EXAMPLE).unwrap();
+        let s = Stack::from_file(&f).unwrap();
+        let eth0 = s.ifs().get("eth0").unwrap().index();
+        let a = s
+            .ifs()
+            .addrs_of(eth0, Some(Family::Inet6))
+            .into_iter()
+            .find(|a| a.ip().to_string() == "2001:db8:1::1")
+            .unwrap();
+        assert_eq!(
+            a.advertising_routers(),
+            &["fe80::fe".parse::<Ipv6Addr>().unwrap()]
+        );
+        // A router that is not link-local is refused, naming the address.
+        let text = EXAMPLE.replace(
+            "\"routers\": [\"fe80::fe\"]",
+            "\"routers\": [\"2001:db8::fe\"]",
+        );
+        let msg = Stack::from_file(&StackFile::from_json(&text).unwrap())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.contains("advertising router 2001:db8::fe is not a link-local"),
+            "{msg}"
+        );
+        // On an IPv4 address.
+        let text = EXAMPLE.replace(
+            "{\"addr\": \"192.0.2.1\", \"prefixlen\": 24, \"flags\": []}",
+            "{\"addr\": \"192.0.2.1\", \"prefixlen\": 24, \"routers\": [\"fe80::1\"]}",
+        );
+        let msg = Stack::from_file(&StackFile::from_json(&text).unwrap())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.contains("advertising routers apply only to IPv6"),
+            "{msg}"
+        );
     }
 
     #[test]
