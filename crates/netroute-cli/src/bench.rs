@@ -7,6 +7,11 @@
 //!   to prefix-trie 0.10 (the anchor of issue 5), for addresses inside table prefixes
 //!   ("in-table") and uniform random ones, plus dependent lookups (each address depends
 //!   on the previous answer); memory of both (counted by the allocator); build time.
+//!   The other Rust LPM crates run in the same groups (`bench_peers.rs`: ts_bart,
+//!   treebitmap, iptrie's LC-trie, poptrie), each checked against prefix-trie first;
+//!   ratios stay against prefix-trie. The header says whether the build uses `popcnt`
+//!   and which of `popcnt`/`avx2`/`avx512f` the CPU has (the code is compiled once, for
+//!   the build's target features: `RUSTFLAGS="-C target-cpu=native"` to use them).
 //! * **Updates**: a stream replayed into a [`SharedFib`] in batches while one reader
 //!   thread looks up; the reader's rate idle and during the replay, and updates/s.
 //! * **Route cache**: `RouteCache` hit paths against a fresh `RouteTables::lookup` on the
@@ -82,6 +87,10 @@ pub(crate) struct Report {
     pub(crate) tables: String,
     /// Whether the CPU path used `popcnt` (compiled in).
     pub(crate) popcnt: bool,
+    /// The CPU features this machine has that a `-C target-cpu=native` build would use
+    /// (`popcnt`, `avx2`, `avx512f`; detected at run time), for reading the figures:
+    /// the lookup code is compiled once, for the build's target features.
+    pub(crate) cpu_has: Vec<&'static str>,
     /// The figures.
     pub(crate) rows: Vec<Row>,
     /// Reader lookups per 10 ms window across the update replay (for the plot), with
@@ -158,6 +167,7 @@ fn run_with(
     let report = Report {
         tables,
         popcnt: cfg!(target_feature = "popcnt"),
+        cpu_has: cpu_features(),
         rows,
         replay_timeline: timeline,
     };
@@ -218,7 +228,7 @@ fn tables(args: &Args, cfg: &Cfg) -> Result<(Table<u32>, Table<u128>, String), S
 
 /// The median of three rounds of `f`, each repeated until `round` has passed; `f`
 /// returns how many operations it did. Operations per second.
-fn rate(round: Duration, mut f: impl FnMut() -> u64) -> f64 {
+pub(crate) fn rate(round: Duration, mut f: impl FnMut() -> u64) -> f64 {
     let mut rates: Vec<f64> = (0..3)
         .map(|_| {
             let t = Instant::now();
@@ -238,7 +248,7 @@ fn nh_of(i: u64) -> NextHop {
 }
 
 /// Address generation per family.
-trait Family: Key + Copy + Send + Sync + 'static
+trait Family: Key + Copy + Send + Sync + 'static + crate::bench_peers::PeerFamily
 where
     (Self, u8): prefix_trie::Prefix,
 {
@@ -283,7 +293,7 @@ impl Family for u128 {
     }
 }
 
-fn push(rows: &mut Vec<Row>, group: &str, name: &str, value: f64, unit: &'static str) {
+pub(crate) fn push(rows: &mut Vec<Row>, group: &str, name: &str, value: f64, unit: &'static str) {
     rows.push(Row {
         group: group.to_owned(),
         name: name.to_owned(),
@@ -368,6 +378,7 @@ where
 
     // Answers must agree before anything is timed.
     let lpm = fib.lpm();
+    let mut check = Vec::with_capacity(2_000);
     for _ in 0..2_000 {
         let (a, l) = table[r.below(table.len() as u64) as usize];
         let x = K::inside(&mut r, a, l);
@@ -377,6 +388,7 @@ where
             want,
             "fib-{tag} disagrees"
         );
+        check.push((x, want));
     }
     let in_table: Vec<K> = (0..cfg.addrs)
         .map(|_| {
@@ -438,6 +450,31 @@ where
     push(rows, &g, "ours", ours, "lookups/s");
     push(rows, &g, "prefix-trie", peer, "lookups/s");
     ratios(rows, &g, "prefix-trie", false);
+
+    // The other peers, then every group's ratios again (to prefix-trie, as before).
+    let mut ctx =
+        crate::bench_peers::Ctx::new(tag, &routes, &check, &in_table, &uniform, cfg.round, rows);
+    crate::bench_peers::run(&mut ctx);
+    for (g, lower) in [
+        ("memory", true),
+        ("build", true),
+        ("in-table", false),
+        ("uniform", false),
+        ("dependent", false),
+    ] {
+        ratios(rows, &format!("fib-{tag}/{g}"), "prefix-trie", lower);
+    }
+    group_rows(rows);
+}
+
+/// Brings the rows of each group together, groups in order of first appearance, rows
+/// in order within a group.
+fn group_rows(rows: &mut [Row]) {
+    let mut first: HashMap<String, usize> = HashMap::new();
+    for (i, r) in rows.iter().enumerate() {
+        first.entry(r.group.clone()).or_insert(i);
+    }
+    rows.sort_by_key(|r| first[&r.group]);
 }
 
 /// Replays a synthetic update stream into a [`SharedFib`] (batches of 1,024, one
@@ -817,8 +854,42 @@ fn human(v: f64, unit: &str) -> String {
     }
 }
 
+/// The run-time-detected CPU features relevant to the lookup code.
+fn cpu_features() -> Vec<&'static str> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let mut v = Vec::new();
+        if std::arch::is_x86_feature_detected!("popcnt") {
+            v.push("popcnt");
+        }
+        if std::arch::is_x86_feature_detected!("avx2") {
+            v.push("avx2");
+        }
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            v.push("avx512f");
+        }
+        v
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    Vec::new()
+}
+
 fn print_table(r: &Report) {
-    println!("tables: {}   popcnt: {}", r.tables, r.popcnt);
+    println!(
+        "tables: {}   popcnt compiled in: {}   CPU has: {}",
+        r.tables,
+        r.popcnt,
+        if r.cpu_has.is_empty() {
+            "-".to_owned()
+        } else {
+            r.cpu_has.join(" ")
+        }
+    );
+    if !r.popcnt && r.cpu_has.contains(&"popcnt") {
+        println!(
+            "note: this build does not use popcnt; RUSTFLAGS=\"-C target-cpu=native\" (or \"-C target-feature=+popcnt\") makes the compiled lookups use it"
+        );
+    }
     println!(
         "ratio: times better than the group's reference row (>1 is better, for rates and bytes alike)"
     );

@@ -8,6 +8,7 @@
 
 mod alloc_count;
 mod bench;
+mod bench_peers;
 mod bench_plot;
 mod demo;
 mod stress;

@@ -1,4 +1,4 @@
-//! `netroute bench --quick`: every group is measured, next to its peer, and the plot is
+//! `netroute bench --quick`: every group is measured, next to its peers, and the plot is
 //! written.
 
 use std::process::Command;
@@ -36,6 +36,15 @@ fn bench_quick_json_and_plot() {
                 "ratio against the peer"
             );
         }
+        // Every other peer crate answered like prefix-trie (else it is left out) and
+        // was measured in every group.
+        for set in ["memory", "build", "in-table", "uniform", "dependent"] {
+            for peer in ["ts_bart", "poptrie", "treebitmap", "iptrie LC-trie"] {
+                let r = find(&format!("fib-{fam}/{set}"), peer);
+                assert!(r["value"].as_f64().unwrap() > 0.0, "{fam} {set} {peer}");
+                assert!(r["ratio"].as_f64().unwrap() > 0.0, "{fam} {set} {peer}");
+            }
+        }
         let r = find(
             &format!("replay-{fam}/one reader thread"),
             "reader during replay",
@@ -66,6 +75,7 @@ fn bench_quick_json_and_plot() {
             .unwrap()
             > 0.0
     );
+    assert!(v["cpu_has"].is_array());
     let timeline = &v["replay_timeline"];
     assert!(timeline["end"].as_u64().unwrap() >= timeline["start"].as_u64().unwrap());
     let drawn = std::fs::read_to_string(&svg).expect("svg written");
