@@ -13,7 +13,9 @@
 //!   and which of `popcnt`/`avx2`/`avx512f` the CPU has (the code is compiled once, for
 //!   the build's target features: `RUSTFLAGS="-C target-cpu=native"` to use them).
 //! * **Updates**: a stream replayed into a [`SharedFib`] in batches while one reader
-//!   thread looks up; the reader's rate idle and during the replay, and updates/s.
+//!   thread looks up; the reader's rate idle and during the replay, and updates/s. The
+//!   same replay into prefix-trie behind a `RwLock` and behind an `ArcSwap` rebuilt by
+//!   copying (the single-writer peers made concurrent the usual two ways).
 //! * **Route cache**: `RouteCache` hit paths against a fresh `RouteTables::lookup` on the
 //!   same table (IPv4).
 //! * **VTW**: insert with oldest-first eviction in a full table and bytes per entry,
@@ -107,6 +109,9 @@ pub(crate) struct Timeline {
     pub(crate) start: usize,
     /// First window after it.
     pub(crate) end: usize,
+    /// The reader's mean rate over the whole replay (lookups counted from its first to
+    /// its last update, over that time; also right for replays shorter than a window).
+    pub(crate) during: f64,
 }
 
 struct Cfg {
@@ -521,14 +526,10 @@ where
             K::inside(&mut r, a, l)
         })
         .collect();
-    let stop = AtomicBool::new(false);
-    let done = AtomicU64::new(0);
-    let window = Duration::from_millis(10);
-    let idle = cfg.round * 2;
-    let mut timeline = Timeline::default();
-    let mut replay_time = Duration::ZERO;
-    std::thread::scope(|s| {
-        let reader = s.spawn(|| {
+    let (timeline, replay_time) = drive(
+        &ops,
+        cfg,
+        |stop, done| {
             let reader = domain.reader();
             let mut out = [None; 64];
             let mut i = 0usize;
@@ -542,7 +543,66 @@ where
                 i = (i + 64) % (addrs.len() - 64);
                 done.fetch_add(64, Ordering::Relaxed);
             }
-        });
+        },
+        |batch| {
+            shared
+                .apply(batch, &domain)
+                .map(drop)
+                .map_err(|e| e.to_string())
+        },
+    )
+    .unwrap_or_else(|(t, d, e)| {
+        eprintln!("bench: replay-{tag}: {e}");
+        (t, d)
+    });
+    let g = format!("replay-{tag}/updates");
+    push(
+        rows,
+        &g,
+        "SharedFib::apply (batches of 1,024)",
+        ops.len() as f64 / replay_time.as_secs_f64(),
+        "updates/s",
+    );
+    let (before, during) = timeline.idle_and_during();
+    let g = format!("replay-{tag}/one reader thread");
+    push(rows, &g, "reader idle", before, "lookups/s");
+    push(rows, &g, "reader during replay", during, "lookups/s");
+    ratios(rows, &g, "reader idle", false);
+    replay_peers(tag, table, &ops, &addrs, cfg, rows);
+    timeline
+}
+
+impl Timeline {
+    /// Mean reader rate before the replay and during it.
+    fn idle_and_during(&self) -> (f64, f64) {
+        let idle = &self.rates[..self.start];
+        (
+            idle.iter().sum::<f64>() / idle.len().max(1) as f64,
+            self.during,
+        )
+    }
+}
+
+/// Runs `reader` on its own thread (it loops until the flag is set, counting lookups in
+/// the counter), samples its rate every 10 ms while idle, while `apply` replays `ops`
+/// in batches of 1,024, and idle again. Returns the timeline and the replay's duration;
+/// an `apply` error stops the replay and comes back with both.
+#[allow(clippy::type_complexity)]
+fn drive<K>(
+    ops: &[FibOp<K>],
+    cfg: &Cfg,
+    reader: impl Fn(&AtomicBool, &AtomicU64) + Sync,
+    mut apply: impl FnMut(&[FibOp<K>]) -> Result<(), String>,
+) -> Result<(Timeline, Duration), (Timeline, Duration, String)> {
+    let stop = AtomicBool::new(false);
+    let done = AtomicU64::new(0);
+    let window = Duration::from_millis(10);
+    let idle = cfg.round * 2;
+    let mut timeline = Timeline::default();
+    let mut replay_time = Duration::ZERO;
+    let mut failed = None;
+    std::thread::scope(|s| {
+        let r = s.spawn(|| reader(&stop, &done));
         let sample = |tl: &mut Timeline, last: &mut u64| {
             let now = done.load(Ordering::Relaxed);
             tl.rates.push((now - *last) as f64 / window.as_secs_f64());
@@ -556,18 +616,20 @@ where
         }
         timeline.start = timeline.rates.len();
         let t0 = Instant::now();
+        let done0 = done.load(Ordering::Relaxed);
         let mut next = t0 + window;
         for batch in ops.chunks(1024) {
-            if let Err(e) = shared.apply(batch, &domain) {
-                eprintln!("bench: replay-{tag}: {e}");
+            if let Err(e) = apply(batch) {
+                failed = Some(e);
                 break;
             }
-            if Instant::now() >= next {
+            while Instant::now() >= next {
                 sample(&mut timeline, &mut last);
                 next += window;
             }
         }
         replay_time = t0.elapsed();
+        timeline.during = (done.load(Ordering::Relaxed) - done0) as f64 / replay_time.as_secs_f64();
         timeline.end = timeline.rates.len();
         let t = Instant::now();
         while t.elapsed() < idle {
@@ -575,24 +637,120 @@ where
             sample(&mut timeline, &mut last);
         }
         stop.store(true, Ordering::Relaxed);
-        let _ = reader.join();
+        let _ = r.join();
     });
-    let mean = |xs: &[f64]| xs.iter().sum::<f64>() / xs.len().max(1) as f64;
-    let before = mean(&timeline.rates[..timeline.start]);
-    let during = mean(&timeline.rates[timeline.start..timeline.end]);
-    let g = format!("replay-{tag}/updates");
-    push(
-        rows,
-        &g,
-        "SharedFib::apply (batches of 1,024)",
-        ops.len() as f64 / replay_time.as_secs_f64(),
-        "updates/s",
-    );
-    let g = format!("replay-{tag}/one reader thread");
-    push(rows, &g, "reader idle", before, "lookups/s");
-    push(rows, &g, "reader during replay", during, "lookups/s");
-    ratios(rows, &g, "reader idle", false);
-    timeline
+    match failed {
+        None => Ok((timeline, replay_time)),
+        Some(e) => Err((timeline, replay_time, e)),
+    }
+}
+
+/// The concurrent-update peers of issue 5: prefix-trie (single writer) behind a
+/// `RwLock` (the reader takes the read lock per section of 64 lookups, the writer the
+/// write lock per batch of 1,024 updates), and behind an `ArcSwap` rebuilt by copying:
+/// the writer applies each batch to its private copy and publishes a clone of it once
+/// at least 50 ms passed since the last publication (and at the end), the reader loads
+/// the current map once per section.
+fn replay_peers<K: Family>(
+    tag: &str,
+    table: &Table<K>,
+    ops: &[FibOp<K>],
+    addrs: &[K],
+    cfg: &Cfg,
+    rows: &mut Vec<Row>,
+) where
+    (K, u8): prefix_trie::Prefix,
+{
+    let base: PrefixMap<(K, u8), u16> = table
+        .iter()
+        .enumerate()
+        .map(|(i, &(a, l))| ((a, l), nh_of(i as u64).index()))
+        .collect();
+    let apply_to = |m: &mut PrefixMap<(K, u8), u16>, batch: &[FibOp<K>]| {
+        for op in batch {
+            match *op {
+                FibOp::Insert { addr, len, nh } => {
+                    m.insert((addr, len), nh.index());
+                }
+                FibOp::Remove { addr, len } => {
+                    m.remove(&(addr, len));
+                }
+            }
+        }
+    };
+    let section = |m: &PrefixMap<(K, u8), u16>, c: &[K]| {
+        let mut s = 0u64;
+        for &a in c {
+            s = s.wrapping_add(m.get_lpm(&a.host()).map_or(0, |(_, &v)| u64::from(v)));
+        }
+        black_box(s);
+    };
+    let mut report = |name: &str, timeline: &Timeline, d: Duration| {
+        push(
+            rows,
+            &format!("replay-{tag}/updates"),
+            name,
+            ops.len() as f64 / d.as_secs_f64(),
+            "updates/s",
+        );
+        let (idle, during) = timeline.idle_and_during();
+        let g = format!("replay-{tag}/one reader thread, {name}");
+        push(rows, &g, "reader idle", idle, "lookups/s");
+        push(rows, &g, "reader during replay", during, "lookups/s");
+        ratios(rows, &g, "reader idle", false);
+    };
+
+    let locked = std::sync::RwLock::new(base.clone());
+    let read = |stop: &AtomicBool, done: &AtomicU64| {
+        let mut i = 0usize;
+        while !stop.load(Ordering::Relaxed) {
+            let m = locked.read().unwrap_or_else(|e| e.into_inner());
+            section(&m, &addrs[i..i + 64]);
+            drop(m);
+            i = (i + 64) % (addrs.len() - 64);
+            done.fetch_add(64, Ordering::Relaxed);
+        }
+    };
+    let write = |batch: &[FibOp<K>]| {
+        let mut m = locked.write().unwrap_or_else(|e| e.into_inner());
+        apply_to(&mut m, batch);
+        Ok(())
+    };
+    if let Ok((t, d)) = drive(ops, cfg, read, write) {
+        report("prefix-trie in a RwLock", &t, d);
+    }
+
+    let swapped = arc_swap::ArcSwap::from_pointee(base.clone());
+    let mut private = base;
+    let mut published = Instant::now();
+    let chunks = ops.chunks(1024).count();
+    let mut applied = 0usize;
+    let read = |stop: &AtomicBool, done: &AtomicU64| {
+        let mut i = 0usize;
+        while !stop.load(Ordering::Relaxed) {
+            let m = swapped.load();
+            section(&m, &addrs[i..i + 64]);
+            drop(m);
+            i = (i + 64) % (addrs.len() - 64);
+            done.fetch_add(64, Ordering::Relaxed);
+        }
+    };
+    let write = |batch: &[FibOp<K>]| {
+        apply_to(&mut private, batch);
+        applied += 1;
+        if published.elapsed() >= Duration::from_millis(50) || applied == chunks {
+            swapped.store(Arc::new(private.clone()));
+            published = Instant::now();
+        }
+        Ok(())
+    };
+    if let Ok((t, d)) = drive(ops, cfg, read, write) {
+        report(
+            "prefix-trie in an ArcSwap, copied per publication (≥ 50 ms)",
+            &t,
+            d,
+        );
+    }
 }
 
 fn route_cache(table: &Table<u32>, cfg: &Cfg, rows: &mut Vec<Row>) -> Result<(), String> {

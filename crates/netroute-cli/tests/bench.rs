@@ -45,6 +45,21 @@ fn bench_quick_json_and_plot() {
                 assert!(r["ratio"].as_f64().unwrap() > 0.0, "{fam} {set} {peer}");
             }
         }
+        // The concurrent-update peers ran (the RwLock reader may starve: rate 0).
+        for peer in [
+            "prefix-trie in a RwLock",
+            "prefix-trie in an ArcSwap, copied per publication (≥ 50 ms)",
+        ] {
+            assert!(
+                find(&format!("replay-{fam}/updates"), peer)["value"]
+                    .as_f64()
+                    .unwrap()
+                    > 0.0
+            );
+            let g = format!("replay-{fam}/one reader thread, {peer}");
+            assert!(find(&g, "reader idle")["value"].as_f64().unwrap() > 0.0);
+            assert!(find(&g, "reader during replay")["value"].as_f64().unwrap() >= 0.0);
+        }
         let r = find(
             &format!("replay-{fam}/one reader thread"),
             "reader during replay",
