@@ -83,6 +83,60 @@ pub enum Event {
     Route(crate::route::RouteEvent),
 }
 
+impl Event {
+    /// The event's kind, for [`EventBus::subscribe_filtered`].
+    pub fn kind(&self) -> EventKinds {
+        use crate::route::RouteEvent as R;
+        match self {
+            Event::IfAnnounce { .. } => EventKinds::IF_ANNOUNCE,
+            Event::IfInfo { .. } => EventKinds::IF_INFO,
+            Event::NewAddr { .. } => EventKinds::NEW_ADDR,
+            Event::ChgAddr { .. } => EventKinds::CHG_ADDR,
+            Event::DelAddr { .. } => EventKinds::DEL_ADDR,
+            Event::Route(r) => match r {
+                R::Add(_) => EventKinds::ROUTE_ADD,
+                R::Delete(_) => EventKinds::ROUTE_DELETE,
+                R::Change(_) => EventKinds::ROUTE_CHANGE,
+                R::Miss { .. } => EventKinds::ROUTE_MISS,
+                R::Redirect { .. } => EventKinds::ROUTE_REDIRECT,
+                R::Losing(_) => EventKinds::ROUTE_LOSING,
+            },
+        }
+    }
+}
+
+bitflags::bitflags! {
+    /// A set of routing-socket message kinds: what a subscriber asked for (NetBSD's
+    /// `RO_MSGFILTER`). Events of other kinds never enter its queue, so they can neither
+    /// fill it nor be reported lost to it (a daemon that wants interface and route
+    /// changes is not crowded out by forwarders' `RTM_MISS` messages).
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    pub struct EventKinds: u16 {
+        /// `RTM_IFANNOUNCE`.
+        const IF_ANNOUNCE = 0x0001;
+        /// `RTM_IFINFO`.
+        const IF_INFO = 0x0002;
+        /// `RTM_NEWADDR`.
+        const NEW_ADDR = 0x0004;
+        /// `RTM_CHGADDR`.
+        const CHG_ADDR = 0x0008;
+        /// `RTM_DELADDR`.
+        const DEL_ADDR = 0x0010;
+        /// `RTM_ADD`.
+        const ROUTE_ADD = 0x0100;
+        /// `RTM_DELETE`.
+        const ROUTE_DELETE = 0x0200;
+        /// `RTM_CHANGE`.
+        const ROUTE_CHANGE = 0x0400;
+        /// `RTM_MISS`.
+        const ROUTE_MISS = 0x0800;
+        /// `RTM_REDIRECT`.
+        const ROUTE_REDIRECT = 0x1000;
+        /// `RTM_LOSING`.
+        const ROUTE_LOSING = 0x2000;
+    }
+}
+
 /// What a subscriber receives.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Notice {
@@ -103,6 +157,7 @@ pub enum Notice {
 struct Sub {
     tx: SyncSender<(u64, u64, Event)>,
     dropped: Arc<AtomicU64>,
+    kinds: EventKinds,
 }
 
 /// The subscriber list. Guarantees: [`publish`](Self::publish) never blocks on a
@@ -137,11 +192,19 @@ impl EventBus {
 
     /// A new subscriber whose queue holds at most `capacity` events (at least 1).
     pub fn subscribe(&self, capacity: usize) -> Subscription {
+        self.subscribe_filtered(capacity, EventKinds::all())
+    }
+
+    /// A new subscriber to the events of `kinds` only, with a queue of `capacity` (at
+    /// least 1). Sequence numbers stay bus-wide (gaps where other kinds went by); losses
+    /// are counted only for its own kinds.
+    pub fn subscribe_filtered(&self, capacity: usize, kinds: EventKinds) -> Subscription {
         let (tx, rx) = std::sync::mpsc::sync_channel(capacity.max(1));
         let dropped = Arc::new(AtomicU64::new(0));
         self.lock().subs.push(Sub {
             tx,
             dropped: dropped.clone(),
+            kinds,
         });
         Subscription {
             rx,
@@ -157,7 +220,11 @@ impl EventBus {
         let mut g = self.lock();
         g.seq += 1;
         let seq = g.seq;
+        let kind = event.kind();
         g.subs.retain(|s| {
+            if !s.kinds.intersects(kind) {
+                return true;
+            }
             let before = s.dropped.load(Ordering::Relaxed);
             match s.tx.try_send((seq, before, event.clone())) {
                 Ok(()) => true,

@@ -102,7 +102,7 @@ mod tests;
 
 pub use crate::clock::{Clock, FakeClock, SystemClock};
 pub use error::IfError;
-pub use event::{Announce, Event, EventBus, Notice, Subscription};
+pub use event::{Announce, Event, EventBus, EventKinds, Notice, Subscription};
 pub use flags::{IfFlags, In6Flags};
 pub use ifaddr::{AddrSpec, IfAddr, IfAddrRef, IfaAddr, Lifetime};
 pub use moptions::{DEFAULT_MULTICAST_HOPS, MulticastOptions};

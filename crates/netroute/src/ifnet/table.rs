@@ -424,6 +424,12 @@ impl IfTable {
         self.events.subscribe(capacity)
     }
 
+    /// A subscriber to the events of `kinds` only (`RO_MSGFILTER`); see
+    /// [`EventBus::subscribe_filtered`].
+    pub fn subscribe_filtered(&self, capacity: usize, kinds: super::EventKinds) -> Subscription {
+        self.events.subscribe_filtered(capacity, kinds)
+    }
+
     /// The event bus (the route layer publishes its events on it too).
     pub fn events(&self) -> &EventBus {
         &self.events

@@ -200,6 +200,16 @@ impl Stack {
         self.ifs.subscribe(capacity)
     }
 
+    /// A routing socket with a message filter (`RO_MSGFILTER`): only the events of
+    /// `kinds` are queued or counted lost.
+    pub fn subscribe_filtered(
+        &self,
+        capacity: usize,
+        kinds: crate::ifnet::EventKinds,
+    ) -> Subscription {
+        self.ifs.subscribe_filtered(capacity, kinds)
+    }
+
     /// Reads a tunable by its NetBSD sysctl name (`net.inet.tcp.vtw.enable`,
     /// `net.inet6.tcp6.vtw.entries`, `net.inet.tcp.mslt.remote`, …), in NetBSD units.
     pub fn sysctl_get(&self, name: &str) -> Result<u64, VtwError> {
@@ -334,7 +344,7 @@ mod tests {
     use super::*;
     use crate::clock::FakeClock;
     use crate::ifnet::{AddrSpec, Event, IfConfig, IfFlags, Notice};
-    use crate::route::{RouteEvent, RouteSpec};
+    use crate::route::{RouteEvent, RouteKey, RouteSpec};
 
     fn stack_with_eth0() -> (Stack, crate::addr::IfIndex) {
         let s = Stack::new();
@@ -428,6 +438,46 @@ mod tests {
         }
         assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{seqs:?}");
         assert!(saw_newaddr.unwrap() < saw_add.unwrap());
+    }
+
+    #[test]
+    fn a_filtered_routing_socket_is_not_crowded_out_by_misses() {
+        use crate::ifnet::EventKinds;
+        let s = Stack::new();
+        let mut daemon =
+            s.subscribe_filtered(2, EventKinds::IF_ANNOUNCE | EventKinds::ROUTE_DELETE);
+        let mut all = s.subscribe(2);
+        for _ in 0..50 {
+            assert!(
+                s.routes()
+                    .lookup(Ipv4Addr::new(203, 0, 113, 9), true)
+                    .is_none()
+            );
+        }
+        let eth0 = s
+            .ifs()
+            .attach(IfConfig::new("eth0").flags(IfFlags::UP))
+            .unwrap();
+        s.ifs()
+            .add_addr(eth0, AddrSpec::new(Ipv4Addr::new(198, 51, 100, 1), 24))
+            .unwrap();
+        let far: IpNet = "203.0.113.0/24".parse().unwrap();
+        s.routes()
+            .add(&RouteSpec::new(far).via(Ipv4Addr::new(198, 51, 100, 254)))
+            .unwrap();
+        s.routes().delete(&RouteKey::new(far)).unwrap();
+        let kinds: Vec<EventKinds> = std::iter::from_fn(|| daemon.try_next())
+            .map(|n| match n {
+                Notice::Event { event, .. } => event.kind(),
+                Notice::Lost { count } => panic!("{count} lost on the filtered socket"),
+            })
+            .collect();
+        assert_eq!(kinds, [EventKinds::IF_ANNOUNCE, EventKinds::ROUTE_DELETE]);
+        // The unfiltered one with the same queue lost most of the misses.
+        assert!(
+            std::iter::from_fn(|| all.try_next())
+                .any(|n| matches!(n, Notice::Lost { count } if count > 40))
+        );
     }
 
     #[test]
