@@ -45,6 +45,12 @@ static NEXT_THREAD_TOKEN: std::sync::atomic::AtomicU64 = std::sync::atomic::Atom
 
 /// What a slow drain reports: which threads still hold references to the targets a
 /// destroy is waiting for.
+///
+/// A diagnostic snapshot, best effort: the holders keep running while their records are
+/// read (each field with an acquire load, but not as one atomic view), so a reference
+/// taken or released during the scan may be missing or counted in the old state, and a
+/// report may name no holder at all. The destroy itself never relies on it: it waits on
+/// the per-CPU counts, whatever a report says.
 #[derive(Clone, Debug)]
 pub struct DrainReport {
     /// How long the destroy has waited so far.
