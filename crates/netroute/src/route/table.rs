@@ -402,6 +402,10 @@ pub struct RouteTables {
     events: RouteEventBus,
     config: RouteConfig,
     redirects: RedirectCounters,
+    /// The `rt_timer` queue: (expire, route id) → the route's key, for every route that
+    /// was added or changed as `DYNAMIC` with an `expire` (redirect routes). Entries of
+    /// routes deleted or re-armed since are skipped when they come due.
+    timers: std::sync::Mutex<std::collections::BTreeMap<(u64, u64), RouteKey>>,
 }
 
 impl std::fmt::Debug for RouteTables {
@@ -483,6 +487,7 @@ impl RouteTables {
             events: RouteEventBus::default(),
             config,
             redirects: RedirectCounters::default(),
+            timers: std::sync::Mutex::default(),
         });
         ifs.set_route_hook(Arc::new(Hook(Arc::downgrade(&t))));
         for i in ifs.indices() {
@@ -498,6 +503,12 @@ impl RouteTables {
     /// table's bus (the stack's routing socket), so a `Stack` subscriber sees route and
     /// interface messages in one order.
     pub(super) fn emit(&self, e: RouteEvent) {
+        if let RouteEvent::Add(i) | RouteEvent::Change(i) = &e
+            && i.flags.contains(RtFlags::DYNAMIC)
+            && i.metrics.expire != 0
+        {
+            self.arm_timer(i);
+        }
         let bus = self.ifs.events();
         if bus.subscribers() > 0 {
             bus.publish(crate::ifnet::Event::Route(e.clone()));
@@ -528,32 +539,67 @@ impl RouteTables {
             .change_in(t, spec, None))
     }
 
-    /// Deletes the `DYNAMIC` routes whose `expire` is in `1..=now`; returns how many.
-    pub(super) fn delete_expired_dynamic(&self, now: u64) -> usize {
-        self.expire_in(&self.v4, now) + self.expire_in(&self.v6, now)
+    /// Timers queued (due or not), for tests.
+    #[cfg(test)]
+    pub(crate) fn pending_timers(&self) -> usize {
+        self.timers.lock().unwrap_or_else(|e| e.into_inner()).len()
     }
 
-    fn expire_in<P: Afi>(&self, t: &RouteTable<P>, now: u64) -> usize {
+    /// Queues `info`'s expiry (`rt_timer_add`): its key as `delete` would name it.
+    fn arm_timer(&self, info: &RouteInfo) {
+        let mut key = RouteKey::new(info.dst).metric(info.metric);
+        if info.flags.contains(RtFlags::HOST) {
+            key = key.host();
+        }
+        if let (Some(_), Some(i)) = (info.zone, info.ifindex) {
+            key = key.dev(i);
+        }
+        self.timers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert((info.metrics.expire, info.id), key);
+    }
+
+    /// Deletes the `DYNAMIC` routes whose `expire` is in `1..=now`; returns how many.
+    /// Only the timers that came due are looked at (no RIB scan): each names a route by
+    /// key and id, which is deleted if it is still there, still `DYNAMIC` and still due
+    /// (a re-armed route has a later timer of its own).
+    pub(super) fn delete_expired_dynamic(&self, now: u64) -> usize {
+        let due: Vec<(u64, RouteKey)> = {
+            let mut q = self.timers.lock().unwrap_or_else(|e| e.into_inner());
+            let later = q.split_off(&(now + 1, 0));
+            std::mem::replace(&mut *q, later)
+                .into_iter()
+                .map(|((_, id), k)| (id, k))
+                .collect()
+        };
+        due.iter()
+            .filter(|(id, k)| {
+                by_family!(self, family_of(&k.dst), |t| self.expire_one(t, k, *id, now))
+            })
+            .count()
+    }
+
+    fn expire_one<P: Afi>(&self, t: &RouteTable<P>, k: &RouteKey, id: u64, now: u64) -> bool {
+        let Ok((_, _, key)) = self.key_of::<P>(k) else {
+            return false;
+        };
         let rib = t.lock();
-        let due: std::collections::HashSet<u64> = {
+        let still_due = {
             let g = self.domain.read();
-            rib.routes
-                .values()
-                .flatten()
-                .filter(|r| r.flags.contains(RtFlags::DYNAMIC))
-                .filter(|r| {
-                    t.slab
+            find(&rib, &key, k.metric).is_some_and(|r| {
+                r.id == id
+                    && r.flags.contains(RtFlags::DYNAMIC)
+                    && t.slab
                         .get(r.idx)
                         .and_then(|s| s.load(&g))
                         .is_some_and(|e| (1..=now).contains(&e.metrics().expire))
-                })
-                .map(|r| r.id)
-                .collect()
+            })
         };
-        if due.is_empty() {
-            return 0;
-        }
-        self.remove_where(t, rib, |_, r| due.contains(&r.id)).len()
+        still_due
+            && !self
+                .remove_where_in(t, rib, Some(&key), |kk, rr| *kk == key && rr.id == id)
+                .is_empty()
     }
 
     /// The domain whose read sections protect routes and interfaces.

@@ -156,6 +156,7 @@ both!(
     cache_copy_and_set_dst,
     cache_in_an_open_section,
     redirects_losing_and_expiry,
+    redirect_timer_rearms_and_spares_newcomers,
     use_counter_counts_misses_only,
 );
 
@@ -936,6 +937,76 @@ fn redirects_losing_and_expiry(f: &Fam) {
     assert!(rt.get(&RouteKey::new(host(f.in_far)).host()).is_err());
     assert!(rt.lookup(dst(f.in_far), false).unwrap().dst().prefix_len() == 0);
     assert_eq!(rt.expire_routes(), 0);
+}
+
+/// The redirect timer queue: a route re-armed by a later redirect lives until its new
+/// deadline; a timer whose route was deleted and replaced by a static route of the same
+/// key leaves the newcomer alone; due timers leave the queue.
+fn redirect_timer_rearms_and_spares_newcomers(f: &Fam) {
+    use crate::clock::FakeClock;
+    use std::time::Duration;
+    let clock = Arc::new(FakeClock::new());
+    clock.advance(Duration::from_secs(1000));
+    let ifs = Arc::new(IfTable::with_config(
+        Arc::new(Domain::new()),
+        crate::ifnet::IfTableConfig::default(),
+        clock.clone(),
+    ));
+    let rt = RouteTables::new(Arc::clone(&ifs));
+    let eth0 = ifs
+        .attach(IfConfig::new("eth0").flags(IfFlags::UP | IfFlags::BROADCAST))
+        .unwrap();
+    ifs.add_addr(eth0, AddrSpec::new(ip(f.eth0_addr), f.eth0_len))
+        .unwrap();
+    let (gw2, default) = if f.family == Family::Inet {
+        ("192.0.2.253", "0.0.0.0/0")
+    } else {
+        ("2001:db8::fd", "::/0")
+    };
+    rt.add(&RouteSpec::new(net(default)).via(ip(f.gw))).unwrap();
+    let redirect = |d: &str, gw: &str, src: &str| {
+        rt.redirect(&Redirect {
+            dst: dst(d),
+            gateway: dst(gw),
+            src: dst(src),
+        })
+        .unwrap()
+    };
+    let RedirectOutcome::Created(r) = redirect(f.in_far, gw2, f.gw) else {
+        panic!("not created")
+    };
+    assert_eq!(r.metrics.expire, 1600);
+    clock.advance(Duration::from_secs(300));
+    let RedirectOutcome::Modified(m) = redirect(f.in_far, f.gw, gw2) else {
+        panic!("not modified")
+    };
+    assert_eq!((m.id, m.metrics.expire), (r.id, 1900));
+    assert_eq!(rt.pending_timers(), 2);
+    clock.advance(Duration::from_secs(301));
+    assert_eq!(rt.expire_routes(), 0, "re-armed: the first deadline passes");
+    assert!(rt.get(&RouteKey::new(host(f.in_far)).host()).is_ok());
+    assert_eq!(rt.pending_timers(), 1);
+    clock.advance(Duration::from_secs(300));
+    assert_eq!(rt.expire_routes(), 1);
+    assert!(rt.get(&RouteKey::new(host(f.in_far)).host()).is_err());
+    assert_eq!(rt.pending_timers(), 0);
+
+    // Deleted, then replaced by a static route of the same key: its timer spares it.
+    let RedirectOutcome::Created(r) = redirect(f.in_far, gw2, f.gw) else {
+        panic!("not created")
+    };
+    rt.delete(&RouteKey::new(host(f.in_far)).host()).unwrap();
+    let s = rt
+        .add(&RouteSpec::new(host(f.in_far)).via(ip(gw2)))
+        .unwrap();
+    assert_ne!(s.id, r.id);
+    clock.advance(Duration::from_secs(601));
+    assert_eq!(rt.expire_routes(), 0);
+    assert_eq!(
+        rt.get(&RouteKey::new(host(f.in_far)).host()).unwrap().id,
+        s.id
+    );
+    assert_eq!(rt.pending_timers(), 0);
 }
 
 fn cache_copy_and_set_dst(f: &Fam) {
