@@ -37,7 +37,7 @@
 //!   of the same subnet when their address goes (`in_scrubprefix` does); no
 //!   `RTF_BROADCAST` routes, redirects (`RTM_REDIRECT`/`RTM_LOSING`) or route timers.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
@@ -1246,6 +1246,80 @@ impl RouteTables {
         by_family!(self, family_of(&key.dst), |t| self.delete_in(t, key))
     }
 
+    /// Many `RTM_DELETE`s at once (a routing daemon withdrawing a peer's routes): per
+    /// family one RIB lock, one FIB republish, one grace period and one drain, instead
+    /// of one each per route. Results are in the order of `keys`, each as
+    /// [`delete`](Self::delete) would return it had the keys been deleted one by one in
+    /// that order (a key without metric given twice deletes its best two routes; a key
+    /// with a metric given twice gets [`RouteError::NoSuchRoute`] the second time).
+    /// Returns after every deleted route's references
+    /// drained; emits one [`RouteEvent::Delete`] per route.
+    pub fn delete_many(&self, keys: &[RouteKey]) -> Vec<Result<RouteInfo, RouteError>> {
+        let mut out: Vec<Option<Result<RouteInfo, RouteError>>> = vec![None; keys.len()];
+        self.delete_many_in(&self.v4, Family::Inet, keys, &mut out);
+        self.delete_many_in(&self.v6, Family::Inet6, keys, &mut out);
+        out.into_iter()
+            .map(|o| o.unwrap_or(Err(RouteError::NoNextHop)))
+            .collect()
+    }
+
+    fn delete_many_in<P: Afi>(
+        &self,
+        t: &RouteTable<P>,
+        fam: Family,
+        keys: &[RouteKey],
+        out: &mut [Option<Result<RouteInfo, RouteError>>],
+    ) {
+        let mine: Vec<usize> = (0..keys.len())
+            .filter(|&i| family_of(&keys[i].dst) == fam)
+            .collect();
+        if mine.is_empty() {
+            return;
+        }
+        let rib = t.lock();
+        // Route id → positions in `keys` (the first one deletes, later ones miss).
+        let mut targets: HashMap<u64, usize> = HashMap::new();
+        let mut rib_keys = Vec::new();
+        for i in mine {
+            let res = self.key_of::<P>(&keys[i]).and_then(|(dst, _, key)| {
+                // As if the earlier keys of the batch were already deleted: a key without
+                // metric names the best route not yet taken, one with a metric its route
+                // unless taken.
+                let v = rib.routes.get(&key).map_or(&[][..], Vec::as_slice);
+                let r = match keys[i].metric {
+                    None => v.iter().find(|r| !targets.contains_key(&r.id)),
+                    Some(m) => v
+                        .iter()
+                        .find(|r| r.metric == m)
+                        .filter(|r| !targets.contains_key(&r.id)),
+                }
+                .ok_or(RouteError::NoSuchRoute { dst })?;
+                if r.flags.contains(RtFlags::LOCAL) {
+                    return Err(RouteError::LocalRoute { dst });
+                }
+                Ok((r.id, key))
+            });
+            match res {
+                Ok((id, key)) => {
+                    targets.insert(id, i);
+                    rib_keys.push(key);
+                }
+                Err(e) => out[i] = Some(Err(e)),
+            }
+        }
+        if targets.is_empty() {
+            return;
+        }
+        rib_keys.sort_unstable();
+        rib_keys.dedup();
+        let ids: std::collections::HashSet<u64> = targets.keys().copied().collect();
+        for info in self.remove_where_keys(t, rib, Some(&rib_keys), |_, r| ids.contains(&r.id)) {
+            if let Some(&i) = targets.get(&info.id) {
+                out[i] = Some(Ok(info));
+            }
+        }
+    }
+
     fn delete_in<P: Afi>(&self, t: &RouteTable<P>, k: &RouteKey) -> Result<RouteInfo, RouteError> {
         let (dst, _, key) = self.key_of::<P>(k)?;
         let rib = t.lock();
@@ -1275,15 +1349,38 @@ impl RouteTables {
     fn remove_where_in<P: Afi>(
         &self,
         t: &RouteTable<P>,
-        mut rib: MutexGuard<'_, Rib<P>>,
+        rib: MutexGuard<'_, Rib<P>>,
         only: Option<&P>,
+        pred: impl Fn(&P, &RibRoute) -> bool,
+    ) -> Vec<RouteInfo> {
+        self.remove_where_keys(t, rib, only.map(std::slice::from_ref), pred)
+    }
+
+    /// [`remove_where_in`](Self::remove_where_in) over the routes of the keys `only`
+    /// (sorted, without duplicates) if given, else over all.
+    fn remove_where_keys<P: Afi>(
+        &self,
+        t: &RouteTable<P>,
+        mut rib: MutexGuard<'_, Rib<P>>,
+        only: Option<&[P]>,
         pred: impl Fn(&P, &RibRoute) -> bool,
     ) -> Vec<RouteInfo> {
         let mut changes = Vec::new();
         let mut gone = Vec::new();
         let mut empty = Vec::new();
         let scope: Box<dyn Iterator<Item = (&P, &mut Vec<RibRoute>)>> = match only {
-            Some(k) => Box::new(rib.routes.range_mut(k..=k)),
+            Some([k]) => Box::new(rib.routes.range_mut(k..=k)),
+            Some(keys) => {
+                let wanted: std::collections::HashSet<&P> = keys.iter().collect();
+                match (keys.first(), keys.last()) {
+                    (Some(lo), Some(hi)) => Box::new(
+                        rib.routes
+                            .range_mut(lo..=hi)
+                            .filter(move |(k, _)| wanted.contains(k)),
+                    ),
+                    _ => Box::new(std::iter::empty()),
+                }
+            }
             None => Box::new(rib.routes.iter_mut()),
         };
         for (k, v) in scope {

@@ -157,6 +157,7 @@ both!(
     cache_in_an_open_section,
     redirects_losing_and_expiry,
     redirect_timer_rearms_and_spares_newcomers,
+    delete_many_equals_deletes_one_by_one,
     use_counter_counts_misses_only,
 );
 
@@ -1007,6 +1008,56 @@ fn redirect_timer_rearms_and_spares_newcomers(f: &Fam) {
         s.id
     );
     assert_eq!(rt.pending_timers(), 0);
+}
+
+/// `delete_many` against the same keys deleted one by one on a twin table: the same
+/// results (routes, errors, duplicates, local routes, unknown keys), the same table
+/// afterwards, one `RTM_DELETE` per deleted route.
+fn delete_many_equals_deletes_one_by_one(f: &Fam) {
+    let (a, b) = (fixture(f), fixture(f));
+    let prefix = |i: u32| -> IpNet {
+        if f.family == Family::Inet {
+            format!("10.{}.{}.0/24", i / 256, i % 256).parse().unwrap()
+        } else {
+            format!("2001:db8:{:x}::/48", 0x1000 + i).parse().unwrap()
+        }
+    };
+    let mut r = crate::synth::SplitMix64::new(7);
+    for i in 0..300 {
+        for x in [&a, &b] {
+            for m in 0..=(i % 3) {
+                x.rt.add(&RouteSpec::new(prefix(i)).via(ip(f.gw)).metric(m))
+                    .unwrap();
+            }
+        }
+    }
+    let mut keys: Vec<RouteKey> = (0..400)
+        .map(|_| {
+            let i = r.below(320) as u32; // some beyond the table
+            let k = RouteKey::new(prefix(i));
+            match r.below(3) {
+                0 => k,
+                _ => k.metric(r.below(3) as u32),
+            }
+        })
+        .collect();
+    keys.push(RouteKey::new(host(f.eth0_addr)).host()); // a local route
+    keys.push(keys[0].clone()); // a duplicate
+    let mut sub = a.rt.subscribe_filtered(1 << 12, RouteEventKinds::DELETE);
+    let many = a.rt.delete_many(&keys);
+    let one_by_one: Vec<_> = keys.iter().map(|k| b.rt.delete(k)).collect();
+    assert_eq!(many.len(), one_by_one.len());
+    if let Some(i) = (0..many.len()).find(|&i| many[i] != one_by_one[i]) {
+        panic!(
+            "key {:?}: {:?} vs one by one {:?}",
+            keys[i], many[i], one_by_one[i]
+        );
+    }
+    assert!(many.iter().any(Result::is_ok) && many.iter().any(Result::is_err));
+    assert_eq!(a.rt.routes(f.family), b.rt.routes(f.family));
+    let deleted = many.iter().filter(|x| x.is_ok()).count();
+    assert_eq!(sub.events().len(), deleted);
+    assert_eq!(a.rt.delete_many(&[]), vec![]);
 }
 
 fn cache_copy_and_set_dst(f: &Fam) {
