@@ -1042,7 +1042,7 @@ fn delete_many_equals_deletes_one_by_one(f: &Fam) {
         })
         .collect();
     keys.push(RouteKey::new(host(f.eth0_addr)).host()); // a local route
-    keys.push(keys[0].clone()); // a duplicate
+    keys.push(keys[0]); // a duplicate
     let mut sub = a.rt.subscribe_filtered(1 << 12, RouteEventKinds::DELETE);
     let many = a.rt.delete_many(&keys);
     let one_by_one: Vec<_> = keys.iter().map(|k| b.rt.delete(k)).collect();
