@@ -6,6 +6,7 @@
 //! |---|---|
 //! | [`RouteTables`] | `rt_tables[]` (one radix tree per family), `rt_lock` |
 //! | [`RouteTables::add`], [`delete`](RouteTables::delete), [`change`](RouteTables::change), [`get`](RouteTables::get), [`rtrequest`](RouteTables::rtrequest) | `rtrequest1(RTM_ADD / RTM_DELETE / RTM_GET)`, route socket `RTM_CHANGE` |
+//! | [`RouteTables::add_many`], [`delete_many`](RouteTables::delete_many) | a routing daemon's burst of `RTM_ADD`/`RTM_DELETE`, applied under one publication and one grace period |
 //! | [`RouteTables::lookup`] | `rtalloc1` (+ `rts_unreach`, `RTM_MISS`) |
 //! | [`RouteTables::check_reject`], [`RouteTables::route_to`] | `rt_check_reject_route` |
 //! | [`RouteTables::gwroute`] | `rt_gwroute` |
@@ -14,8 +15,9 @@
 //! | [`RtEntry`], [`RtFlags`], [`RtMetrics`] | `struct rtentry`, `RTF_*`, `struct rt_metrics` |
 //! | [`RouteRef`] | an rtentry with its psref (`rtcache_unref` = drop) |
 //! | [`RouteCache`] | `struct route`, `rtcache_*` |
-//! | [`RouteTables::redirect`], [`RouteTables::losing`], [`RouteTables::expire_routes`] | `rtredirect`, `in_losing`, the redirect `rt_timer` |
+//! | [`RouteTables::redirect`], [`RouteTables::losing`], [`RouteTables::expire_routes`] | `rtredirect`, `in_losing`, the redirect `rt_timer` (a queue of due times: a tick looks only at what came due) |
 //! | [`RouteEvent`] | `RTM_ADD`, `RTM_DELETE`, `RTM_CHANGE`, `RTM_MISS`, `RTM_REDIRECT`, `RTM_LOSING` |
+//! | [`RouteTables::subscribe_filtered`], [`RouteEventKinds`] | a routing socket with `RO_MSGFILTER` |
 //! | [`fib`] | the compiled longest-prefix match (`radix.c`'s role, read-optimised) |
 //!
 //! # Protection (design §3)
