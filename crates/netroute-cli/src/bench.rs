@@ -17,7 +17,8 @@
 //!   same replay into prefix-trie behind a `RwLock` and behind an `ArcSwap` rebuilt by
 //!   copying (the single-writer peers made concurrent the usual two ways).
 //! * **Route cache**: `RouteCache` hit paths against a fresh `RouteTables::lookup` on the
-//!   same table (IPv4).
+//!   same table (IPv4); withdrawing routes one at a time against `delete_many` while a
+//!   forwarder thread reads.
 //! * **VTW**: insert with oldest-first eviction in a full table and bytes per entry,
 //!   next to a `HashMap` + FIFO holding the same facts.
 //!
@@ -839,7 +840,66 @@ fn route_cache(table: &Table<u32>, cfg: &Cfg, rows: &mut Vec<Row>) -> Result<(),
         "packets/s",
     );
     ratios(rows, g, "RouteTables::lookup (fresh, rtalloc1)", false);
+    withdraw(rt, &specs, &dsts, cfg, rows);
     Ok(())
+}
+
+/// Withdrawing routes while a forwarder thread keeps looking up (read sections of 64
+/// lookups): `RouteTables::delete` one route at a time (a grace period and a drain
+/// each) against `RouteTables::delete_many` in batches of 1,024 (one each per batch),
+/// on disjoint halves of the same routes.
+fn withdraw(
+    rt: &netroute::route::RouteTables,
+    specs: &[RouteSpec],
+    dsts: &[Ipv4Addr],
+    cfg: &Cfg,
+    rows: &mut Vec<Row>,
+) {
+    use netroute::route::RouteKey;
+    let n = specs
+        .len()
+        .min(if cfg.scale < 1.0 { 4_000 } else { 40_000 });
+    let keys: Vec<RouteKey> = specs[..n].iter().map(|s| RouteKey::new(s.dst)).collect();
+    let (one, many) = keys.split_at(n / 2);
+    let stop = AtomicBool::new(false);
+    let (mut t_one, mut t_many) = (Duration::ZERO, Duration::ZERO);
+    let (mut ok_one, mut ok_many) = (0usize, 0usize);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let reader = rt.domain().reader();
+            while !stop.load(Ordering::Relaxed) {
+                let g = reader.read();
+                for d in dsts.iter().take(64) {
+                    black_box(rt.lookup_shared(&g, &(*d).into()).is_some());
+                }
+            }
+        });
+        let t = Instant::now();
+        ok_one = one.iter().filter(|k| rt.delete(k).is_ok()).count();
+        t_one = t.elapsed();
+        let t = Instant::now();
+        for c in many.chunks(1024) {
+            ok_many += rt.delete_many(c).iter().filter(|r| r.is_ok()).count();
+        }
+        t_many = t.elapsed();
+        stop.store(true, Ordering::Relaxed);
+    });
+    let g = "route/withdraw, one forwarder reading";
+    push(
+        rows,
+        g,
+        "RouteTables::delete, one at a time",
+        ok_one as f64 / t_one.as_secs_f64(),
+        "routes/s",
+    );
+    push(
+        rows,
+        g,
+        "RouteTables::delete_many, batches of 1,024",
+        ok_many as f64 / t_many.as_secs_f64(),
+        "routes/s",
+    );
+    ratios(rows, g, "RouteTables::delete, one at a time", false);
 }
 
 fn tw_info(i: u64) -> TimeWaitInfo {

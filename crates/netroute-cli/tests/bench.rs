@@ -85,6 +85,15 @@ fn bench_quick_json_and_plot() {
             > 1.0
     );
     assert!(
+        find(
+            "route/withdraw, one forwarder reading",
+            "RouteTables::delete_many, batches of 1,024"
+        )["ratio"]
+            .as_f64()
+            .unwrap()
+            > 0.0
+    );
+    assert!(
         find("vtw-v4/memory (90% full)", "VTW")["value"]
             .as_f64()
             .unwrap()
