@@ -364,6 +364,10 @@ pub struct VtwStats {
     pub losing: u64,
     /// Largest number of buckets one lookup read (`max_probe[0]`).
     pub max_probe: u64,
+    /// Cache lines of arena entries read by lookups: every entry a lookup dereferenced
+    /// (the match and the non-matching ones) counts the 64-byte lines its bytes span, from
+    /// its actual address. With [`probes`](Self::probes) this gives the lines per lookup.
+    pub entry_lines: u64,
     /// Port queries (`look[1]`).
     pub port_queries: u64,
     /// Segments processed against an entry.
@@ -404,6 +408,7 @@ impl VtwStats {
         self.probes += o.probes;
         self.losing += o.losing;
         self.max_probe = self.max_probe.max(o.max_probe);
+        self.entry_lines += o.entry_lines;
         self.port_queries += o.port_queries;
         self.segments += o.segments;
         self.seg_drops += o.seg_drops;
@@ -727,10 +732,14 @@ impl<A: VtwAddr> VtwTable<A> {
         let mut probe = Probe::default();
         let arena = &self.arena;
         let ctxs = &self.ctxs;
+        let mut lines = 0u64;
         let r = self.index.find(h, &mut probe, |idx| {
             let Some(s) = arena.get(idx as usize) else {
                 return false;
             };
+            let at = std::ptr::from_ref(s).addr();
+            let size = std::mem::size_of::<Slot<A::Key>>();
+            lines += ((at + size - 1) / 64 - at / 64 + 1) as u64;
             s.faddr == key
                 && s.fport == t.fport
                 && s.lport == t.lport
@@ -740,6 +749,7 @@ impl<A: VtwAddr> VtwTable<A> {
         self.stats.lookups += 1;
         self.stats.probes += u64::from(probe.buckets);
         self.stats.losing += u64::from(probe.losing);
+        self.stats.entry_lines += lines;
         self.stats.max_probe = self.stats.max_probe.max(u64::from(probe.buckets));
         if r.is_some() {
             self.stats.hits += 1;
