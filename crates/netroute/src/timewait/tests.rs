@@ -905,9 +905,7 @@ proptest! {
 /// same table afterwards (every key's entry, lengths per class, counters), including
 /// batches that wrap a tiny ring several times, duplicates inside a batch, bad input and
 /// time moving between batches.
-fn batch_equals_single<A: TestAddr>(
-    batches: Vec<(u16, Vec<(u32, u8, bool)>)>,
-) -> Result<(), TestCaseError> {
+fn batch_equals_single<A: TestAddr>(batches: Vec<Batch>) -> Result<(), TestCaseError> {
     let mk = || {
         let mut c = cfg(1, 3, 5);
         c.tunables.msl_loopback_ms = 100;
@@ -955,7 +953,10 @@ fn batch_equals_single<A: TestAddr>(
     Ok(())
 }
 
-fn batches() -> impl Strategy<Value = Vec<(u16, Vec<(u32, u8, bool)>)>> {
+/// Time to advance, then items (key, class, bad window scale).
+type Batch = (u16, Vec<(u32, u8, bool)>);
+
+fn batches() -> impl Strategy<Value = Vec<Batch>> {
     proptest::collection::vec(
         (
             0..700u16,
