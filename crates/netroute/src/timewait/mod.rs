@@ -81,6 +81,24 @@
 //! keyed hash of the 4-tuple: inserts, lookups and segment processing lock one shard;
 //! expiry and port queries visit the shards one at a time, and expiry work per shard is
 //! proportional to what expired. See [`Vtw`] for what sharding does to eviction order.
+//!
+//! Shard owners: a stack that steers each connection to a CPU by the shard hash
+//! ([`VtwShards::shard_of`], as RSS steers by a tuple hash) lets each CPU own its shards:
+//! [`Vtw::lock_shard`] takes one uncontended lock and one clock reading for a batch of
+//! operations ([`ShardGuard`], which refuses another shard's tuples with a typed error),
+//! and [`Vtw::insert_batch`] groups a batch by shard. Counters are per shard (plain
+//! integers under the shard's lock, summed on read), so no counter line moves between
+//! CPUs.
+//!
+//! # Cost per operation
+//!
+//! Every operation first calls [`VtwTable::expire`], which is one comparison unless
+//! something is due (the table keeps the earliest time any class can fall due). An
+//! insert hashes its tuple once, reads its home bucket (and, in a full class, the home
+//! bucket of the entry it evicts, whose hash is then reused for the unlink) and bumps
+//! one `(port, context)` counter in a hash map. [`VtwTable::insert_batch`] reads the
+//! buckets of 16 inserts, and then the entries whose tags match, before inserting any,
+//! so those cache misses overlap; expiry does the same for 16 entries at a time.
 #![forbid(unsafe_code)]
 
 pub mod classify;
