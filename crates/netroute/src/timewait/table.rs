@@ -928,9 +928,16 @@ impl<A: VtwAddr> VtwTable<A> {
                 let mut hs = [0u64; EXPIRE_BATCH as usize];
                 while pos < end {
                     let stop = end.min(pos + EXPIRE_BATCH);
+                    // Ring offsets advance by one and wrap: one division per batch.
+                    let first = (pos % u64::from(cap)) as u32;
+                    let slots = (pos..stop).scan(first, |off, _| {
+                        let o = *off;
+                        *off = if o + 1 == cap { 0 } else { o + 1 };
+                        Some(base + o)
+                    });
                     let mut touched = 0u8;
-                    for (k, p) in (pos..stop).enumerate() {
-                        let s = self.arena[(base + (p % u64::from(cap)) as u32) as usize];
+                    for (k, slot) in slots.clone().enumerate() {
+                        let s = self.arena[slot as usize];
                         if s.ctx != 0 {
                             let h = self.slot_hash(&s);
                             hs[k] = h;
@@ -938,8 +945,7 @@ impl<A: VtwAddr> VtwTable<A> {
                         }
                     }
                     std::hint::black_box(touched);
-                    for (k, p) in (pos..stop).enumerate() {
-                        let slot = base + (p % u64::from(cap)) as u32;
+                    for (k, slot) in slots.enumerate() {
                         if self.arena[slot as usize].ctx != 0 {
                             self.unlink(slot, None, Some(hs[k]));
                             n += 1;
@@ -1079,10 +1085,10 @@ impl<A: VtwAddr> VtwTable<A> {
         }
         let r = &self.rings[ci];
         let full = r.head - r.tail >= u64::from(r.cap);
-        let tail_slot = r.slot_of(r.tail);
+        // The slot about to be reclaimed, if the ring is full (a division, so only then).
+        let tail_slot = full.then(|| r.slot_of(r.tail));
         if self.tunables.overflow == Overflow::Refuse
-            && full
-            && self.arena[tail_slot as usize].ctx != 0
+            && tail_slot.is_some_and(|ts| self.arena[ts as usize].ctx != 0)
         {
             self.stats.insert_class_full += 1;
             return Err(VtwError::ClassFull(class));
@@ -1092,8 +1098,8 @@ impl<A: VtwAddr> VtwTable<A> {
         // hash is then kept for the eviction).
         let mut touched = self.index.touch(h);
         let mut evict_h = None;
-        if full {
-            let s = self.arena[tail_slot as usize];
+        if let Some(ts) = tail_slot {
+            let s = self.arena[ts as usize];
             if s.ctx != 0 {
                 let eh = self.slot_hash(&s);
                 touched ^= self.index.touch(eh);
