@@ -13,6 +13,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::{HashMap, VecDeque};
 use std::hint::black_box;
 use std::net::{Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -62,6 +63,37 @@ fn live_bytes() -> usize {
     LIVE.load(Ordering::Relaxed)
 }
 
+// ------------------------------------------------------------ clocks
+
+/// CPU time of the calling thread (`CLOCK_THREAD_CPUTIME_ID`): time the thread ran,
+/// without the time other processes had the CPU. With `VTW_CPU_TIME` set, the
+/// single-thread benchmarks report this instead of wall time, so a loaded machine
+/// measures the table's cost rather than the scheduler's share (cache pollution by the
+/// other processes still counts).
+fn thread_cpu() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec; the clock id is a constant Linux knows.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    assert_eq!(rc, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID)");
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+/// Runs `f` and returns its duration: thread CPU time under `VTW_CPU_TIME`, else wall.
+fn timed(f: impl FnOnce()) -> Duration {
+    if std::env::var_os("VTW_CPU_TIME").is_some() {
+        let t0 = thread_cpu();
+        f();
+        thread_cpu() - t0
+    } else {
+        let t0 = Instant::now();
+        f();
+        t0.elapsed()
+    }
+}
+
 // ------------------------------------------------------------ keys
 
 const CAP: u32 = 1_111_111;
@@ -77,15 +109,38 @@ fn mix(i: u64) -> u64 {
 /// Builds the i-th tuple; distinct for distinct i < 2^32 (the address is a bijection of i).
 trait Key: VtwAddr + std::hash::Hash {
     fn nth(i: u64) -> Self;
+    /// The j-th attacker tuple (server port 443, local address 0): all tuples collide under
+    /// NetBSD's tuple hash. IPv4: `v4_tag` is the unkeyed sum faddr + fport + laddr +
+    /// lport, and 65,536 tuples share each of 2^20 sums; IPv6: NetBSD's tag is 0 without
+    /// `IN6_HASH`, so any tuples collide and these are consecutive addresses.
+    fn attack(j: u64) -> Tuple<Self>;
 }
 
 impl Key for Ipv4Addr {
     fn nth(i: u64) -> Self {
         Ipv4Addr::from_bits((i as u32).wrapping_mul(0x9e37_79b1) ^ 0x5bd1_e995)
     }
+    fn attack(j: u64) -> Tuple<Self> {
+        let fport = (j % 65_536) as u16;
+        let sum = 0x5000_0000u32.wrapping_add(((j / 65_536) as u32).wrapping_mul(0x1000));
+        Tuple {
+            local: LocalAddrId(0),
+            lport: 443,
+            faddr: Ipv4Addr::from_bits(sum.wrapping_sub(u32::from(fport)).wrapping_sub(443)),
+            fport,
+        }
+    }
 }
 
 impl Key for Ipv6Addr {
+    fn attack(j: u64) -> Tuple<Self> {
+        Tuple {
+            local: LocalAddrId(0),
+            lport: 443,
+            faddr: Ipv6Addr::from_bits((0x2001_0db8u128 << 96) | u128::from(j >> 4)),
+            fport: 1024 + (j & 15) as u16,
+        }
+    }
     fn nth(i: u64) -> Self {
         Ipv6Addr::from_bits(
             (0x2001_0db8u128 << 96) | u128::from(mix(i)) << 32 | u128::from(i as u32),
@@ -158,6 +213,12 @@ fn full(i: u64, now: u64) -> FullValue {
 trait TwMap {
     fn name(&self) -> &'static str;
     fn insert(&self, i: u64, now: u64);
+    /// Inserts `start..start + n` at time `start + n - 1` (one clock read per batch).
+    fn insert_batch(&self, start: u64, n: u64) {
+        for i in start..start + n {
+            self.insert(i, i);
+        }
+    }
     fn contains(&self, i: u64, now: u64) -> bool;
     fn expire(&self, now: u64) -> usize;
 }
@@ -166,7 +227,24 @@ struct Vtw<A: Key> {
     t: Mutex<VtwTable<A>>,
     name: &'static str,
     client: bool,
+    /// Whether `insert_batch` uses [`VtwTable::insert_batch`] (else one insert per item).
+    batch: bool,
+    /// Whether index i stands for `Key::attack(i)` instead of a random tuple.
+    attack: bool,
 }
+
+impl<A: Key> Vtw<A> {
+    fn key(&self, i: u64) -> Tuple<A> {
+        if self.attack {
+            A::attack(i)
+        } else {
+            tuple::<A>(i, self.client)
+        }
+    }
+}
+
+/// Items per `VtwTable::insert_batch` call in the batch variants.
+const BATCH: u64 = 16;
 
 impl<A: Key> Vtw<A> {
     fn new(tw_ms: u64, name: &'static str, client: bool) -> Self {
@@ -184,6 +262,8 @@ impl<A: Key> Vtw<A> {
             t: Mutex::new(VtwTable::new(c).expect("config")),
             name,
             client,
+            batch: false,
+            attack: false,
         }
     }
 }
@@ -196,10 +276,33 @@ impl<A: Key> TwMap for Vtw<A> {
         let _ = self
             .t
             .lock()
-            .insert(tuple::<A>(i, self.client), MslClass::Remote, info(i), now);
+            .insert(self.key(i), MslClass::Remote, info(i), now);
+    }
+    fn insert_batch(&self, start: u64, n: u64) {
+        if !self.batch {
+            for i in start..start + n {
+                self.insert(i, i);
+            }
+            return;
+        }
+        let mut items = [(tuple::<A>(0, false), MslClass::Remote, info(0)); BATCH as usize];
+        let mut i = start;
+        while i < start + n {
+            let k = (start + n - i).min(BATCH);
+            for (j, it) in items[..k as usize].iter_mut().enumerate() {
+                let x = i + j as u64;
+                *it = (self.key(x), MslClass::Remote, info(x));
+            }
+            self.t
+                .lock()
+                .insert_batch(&items[..k as usize], i + k - 1, |_, r| {
+                    black_box(r.is_ok());
+                });
+            i += k;
+        }
     }
     fn contains(&self, i: u64, now: u64) -> bool {
-        self.t.lock().contains(&tuple::<A>(i, self.client), now)
+        self.t.lock().contains(&self.key(i), now)
     }
     fn expire(&self, now: u64) -> usize {
         self.t.lock().expire(now)
@@ -358,6 +461,22 @@ fn make(kind: usize, tw: u64) -> Box<dyn TwMap> {
     match kind {
         0 => Box::new(Vtw::<Ipv4Addr>::new(tw, "vtw_v4", false)),
         1 => Box::new(Vtw::<Ipv6Addr>::new(tw, "vtw_v6", false)),
+        5 => Box::new(Vtw::<Ipv4Addr> {
+            batch: true,
+            ..Vtw::new(tw, "vtw_v4_batch16", false)
+        }),
+        6 => Box::new(Vtw::<Ipv6Addr> {
+            batch: true,
+            ..Vtw::new(tw, "vtw_v6_batch16", false)
+        }),
+        7 => Box::new(Vtw::<Ipv4Addr> {
+            attack: true,
+            ..Vtw::new(tw, "vtw_v4_attack", false)
+        }),
+        8 => Box::new(Vtw::<Ipv6Addr> {
+            attack: true,
+            ..Vtw::new(tw, "vtw_v6_attack", false)
+        }),
         2 => Box::new(MapFifo::new(tw)),
         4 => Box::new(VtwUnlocked::<Ipv4Addr>(std::cell::RefCell::new(
             Vtw::<Ipv4Addr>::new(tw, "", false).t.into_inner(),
@@ -428,17 +547,43 @@ fn expire_report() {
 
 // ------------------------------------------------------------ criterion
 
+/// Benchmark name of each `make` kind (known before building, so a filtered run builds
+/// only the tables it measures).
+fn kind_name(kind: usize) -> &'static str {
+    match kind {
+        0 => "vtw_v4",
+        1 => "vtw_v6",
+        2 => "mutex_hashmap_v4",
+        4 => "vtw_v4_unlocked",
+        5 => "vtw_v4_batch16",
+        6 => "vtw_v6_batch16",
+        7 => "vtw_v4_attack",
+        8 => "vtw_v6_attack",
+        _ => "dashmap_v4",
+    }
+}
+
 fn bench_insert_expire(c: &mut Criterion) {
     for occ in [50u32, 90, 100] {
         let mut g = c.benchmark_group(format!("vtw_insert_expire_{occ}pct"));
-        for kind in [0, 4, 1, 2, 3] {
+        let kinds: &[usize] = if occ == 90 {
+            &[0, 4, 5, 7, 1, 6, 8, 2, 3]
+        } else {
+            &[0, 4, 5, 1, 6, 2, 3]
+        };
+        for &kind in kinds {
             let tw = tw_for(occ);
-            let m = make(kind, tw);
-            let mut next = fill(m.as_ref(), u64::from(CAP) + 10_000);
-            g.bench_function(m.name(), |b| {
-                b.iter(|| {
-                    m.insert(next, next);
-                    next += 1;
+            let mut st: Option<(Box<dyn TwMap>, u64)> = None;
+            g.bench_function(kind_name(kind), |b| {
+                let (m, next) = st.get_or_insert_with(|| {
+                    let m = make(kind, tw);
+                    let next = fill(m.as_ref(), u64::from(CAP) + 10_000);
+                    (m, next)
+                });
+                b.iter_custom(|iters| {
+                    let d = timed(|| m.insert_batch(*next, iters));
+                    *next += iters;
+                    d
                 })
             });
         }
@@ -448,24 +593,33 @@ fn bench_insert_expire(c: &mut Criterion) {
 
 fn bench_lookup(c: &mut Criterion) {
     let mut g = c.benchmark_group("vtw_lookup_90pct");
-    for kind in [0, 4, 1, 2, 3] {
-        let m = make(kind, LIVE_90);
-        let end = fill(m.as_ref(), u64::from(CAP) + 10_000);
+    for kind in [0, 4, 7, 1, 8, 2, 3] {
+        let mut st: Option<(Box<dyn TwMap>, u64)> = None;
         let mut r = 1u64;
-        g.bench_function(format!("{}_hit", m.name()), |b| {
-            b.iter(|| {
-                r = mix(r);
-                // A live index: inserted within the last 990,000 ms.
-                let i = end - 1 - r % 990_000;
-                black_box(m.contains(i, end))
-            })
-        });
-        g.bench_function(format!("{}_miss", m.name()), |b| {
-            b.iter(|| {
-                r = mix(r);
-                black_box(m.contains((1 << 31) + (r >> 34), end))
-            })
-        });
+        for hit in [true, false] {
+            let name = format!("{}_{}", kind_name(kind), if hit { "hit" } else { "miss" });
+            g.bench_function(name, |b| {
+                let (m, end) = st.get_or_insert_with(|| {
+                    let m = make(kind, LIVE_90);
+                    let end = fill(m.as_ref(), u64::from(CAP) + 10_000);
+                    (m, end)
+                });
+                let end = *end;
+                b.iter_custom(|iters| {
+                    timed(|| {
+                        for _ in 0..iters {
+                            r = mix(r);
+                            if hit {
+                                // A live index: inserted within the last 990,000 ms.
+                                black_box(m.contains(end - 1 - r % 990_000, end));
+                            } else {
+                                black_box(m.contains((1 << 31) + (r >> 34), end));
+                            }
+                        }
+                    })
+                })
+            });
+        }
     }
     g.finish();
 }
@@ -474,30 +628,154 @@ fn bench_lookup(c: &mut Criterion) {
 /// from the table's own counters; a hit also reads its arena entry (one more line, two
 /// when a 24/36-byte entry straddles a line boundary).
 fn probe_report() {
-    fn one<A: Key>(name: &str) {
-        let m = Vtw::<A>::new(LIVE_90, "", false);
+    fn one<A: Key>(name: &str, attack: bool) {
+        let m = Vtw::<A> {
+            attack,
+            ..Vtw::new(LIVE_90, "", false)
+        };
         let end = fill(&m, u64::from(CAP) + 10_000);
         let mut t = m.t.lock();
         for (kind, base) in [("hit", end - 990_000), ("miss", 1u64 << 31)] {
             let s0 = *t.stats();
             for i in 0..990_000 {
-                let found = t.contains(&tuple::<A>(base + i, false), end);
+                let found = t.contains(&m.key(base + i), end);
                 assert_eq!(found, kind == "hit");
             }
             let s = t.stats();
+            let n = (s.lookups - s0.lookups) as f64;
+            let buckets = (s.probes - s0.probes) as f64 / n;
+            let entries = (s.entry_lines - s0.entry_lines) as f64 / n;
             println!(
-                "VTW-PROBE {name} {kind}: {:.3} buckets/lookup, {:.4} non-matching entries read/lookup, max {} buckets",
-                (s.probes - s0.probes) as f64 / (s.lookups - s0.lookups) as f64,
-                (s.losing - s0.losing) as f64 / (s.lookups - s0.lookups) as f64,
+                "VTW-PROBE {name} {kind}: {:.3} cache lines/lookup ({buckets:.3} index buckets + {entries:.3} entry lines), {:.4} non-matching entries read/lookup, max {} buckets",
+                buckets + entries,
+                (s.losing - s0.losing) as f64 / n,
                 s.max_probe
             );
         }
     }
-    one::<Ipv4Addr>("vtw_v4");
-    one::<Ipv6Addr>("vtw_v6");
+    one::<Ipv4Addr>("vtw_v4", false);
+    one::<Ipv6Addr>("vtw_v6", false);
+    one::<Ipv4Addr>("vtw_v4_attack", true);
+    one::<Ipv6Addr>("vtw_v6_attack", true);
+}
+
+/// One and two threads on a shared, sharded `netroute::timewait::Vtw` (16 shards, 1 M
+/// slots, all in one class, full so every insert evicts its shard's oldest). Inserts: the
+/// shard-owner model — thread k of T inserts only tuples whose shard is k mod T (a stack
+/// steering connections to CPUs by the same hash), 64 at a time through
+/// `Vtw::insert_batch` (one clock read, each shard locked once per batch); a tuple of
+/// another thread's shards is generated and skipped, and that cost is counted. Lookups:
+/// any thread, any shard, one `Vtw::contains` (lock + clock read) each. Per-op shared
+/// inserts (`Vtw::insert`, one thread) are the baseline for the batching.
+fn bench_threads(c: &mut Criterion) {
+    use netroute::timewait::Vtw as Shared;
+    let mut g = c.benchmark_group("vtw_threads_100pct");
+    let clock = Arc::new(netroute::clock::SystemClock::new());
+    let mk = |fill: u64| {
+        let cfg = |n: u32| VtwConfig {
+            capacity: ClassCapacities {
+                loopback: 0,
+                local: 0,
+                remote: n,
+            },
+            ..VtwConfig::with_entries(3)
+        };
+        let v = Shared::with_shards(cfg(CAP), cfg(3), clock.clone(), 16).expect("config");
+        for i in 0..fill {
+            let _ = v.insert(tuple::<Ipv4Addr>(i, false), MslClass::Remote, info(i));
+        }
+        v
+    };
+    let mut ins: Option<Shared> = None;
+    let mut next = [u64::from(CAP); 2];
+    g.bench_function("insert_evict_per_op_1thread", |b| {
+        let v = ins.get_or_insert_with(|| mk(u64::from(CAP)));
+        b.iter_custom(|iters| {
+            let t0 = Instant::now();
+            for _ in 0..iters {
+                let i = next[0];
+                next[0] += 2;
+                let _ = v.insert(tuple::<Ipv4Addr>(i, false), MslClass::Remote, info(i));
+            }
+            t0.elapsed()
+        })
+    });
+    for threads in [1u64, 2] {
+        g.bench_function(format!("insert_evict_owned_batch64_{threads}thread"), |b| {
+            let v = &*ins.get_or_insert_with(|| mk(u64::from(CAP)));
+            b.iter_custom(|iters| {
+                let per = iters.div_ceil(threads);
+                let t0 = Instant::now();
+                let ends: Vec<u64> = std::thread::scope(|s| {
+                    let hs: Vec<_> = (0..threads)
+                        .map(|th| {
+                            let mut i = next[th as usize] | th;
+                            s.spawn(move || {
+                                let shards = v.shards::<Ipv4Addr>();
+                                let mut items =
+                                    [(tuple::<Ipv4Addr>(0, false), MslClass::Remote, info(0)); 64];
+                                let mut done = 0;
+                                while done < per {
+                                    let mut k = 0;
+                                    while k < 64 && done + (k as u64) < per {
+                                        let t = tuple::<Ipv4Addr>(i, false);
+                                        if shards.shard_of(&t) as u64 % threads == th {
+                                            items[k] = (t, MslClass::Remote, info(i));
+                                            k += 1;
+                                        }
+                                        i += 2;
+                                    }
+                                    v.insert_batch(&items[..k], |_, r| {
+                                        black_box(r.is_ok());
+                                    });
+                                    done += k as u64;
+                                }
+                                i
+                            })
+                        })
+                        .collect();
+                    hs.into_iter().map(|h| h.join().expect("thread")).collect()
+                });
+                let dt = t0.elapsed();
+                for (th, e) in ends.into_iter().enumerate() {
+                    next[th] = e & !1;
+                }
+                dt
+            })
+        });
+    }
+    drop(ins.take());
+    let mut look: Option<Shared> = None;
+    for threads in [1u64, 2] {
+        g.bench_function(format!("lookup_hit_{threads}thread"), |b| {
+            let v = &*look.get_or_insert_with(|| mk(LIVE_90));
+            b.iter_custom(|iters| {
+                let per = iters.div_ceil(threads);
+                let t0 = Instant::now();
+                std::thread::scope(|s| {
+                    for th in 0..threads {
+                        s.spawn(move || {
+                            let mut r = mix(th + 7);
+                            for _ in 0..per {
+                                r = mix(r);
+                                // Live: 90 % full, no shard has evicted.
+                                let i = r % LIVE_90;
+                                black_box(v.contains(&tuple::<Ipv4Addr>(i, false)));
+                            }
+                        });
+                    }
+                });
+                t0.elapsed()
+            })
+        });
+    }
+    g.finish();
 }
 
 fn reports(_c: &mut Criterion) {
+    if std::env::var_os("VTW_NO_REPORTS").is_some() {
+        return;
+    }
     memory_report();
     probe_report();
     expire_report();
@@ -509,6 +787,6 @@ criterion_group! {
         .sample_size(20)
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2));
-    targets = reports, bench_insert_expire, bench_lookup
+    targets = reports, bench_insert_expire, bench_lookup, bench_threads
 }
 criterion_main!(benches);

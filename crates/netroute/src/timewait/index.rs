@@ -277,6 +277,23 @@ impl TagIndex {
         self.buckets[home as usize].bytes[OVF_OFF]
     }
 
+    /// Entry indices in `h`'s home bucket whose tag equals `h`'s: the entries a lookup of
+    /// `h` would dereference there (used to touch them ahead of the lookup).
+    #[inline]
+    pub(crate) fn home_matches(&self, h: u64) -> impl Iterator<Item = u32> + '_ {
+        let (home, _, tag) = split(h, self.n);
+        let bucket = &self.buckets[home as usize];
+        let mut m = bucket.match_tag(tag);
+        std::iter::from_fn(move || {
+            if m == 0 {
+                return None;
+            }
+            let s = m.trailing_zeros() as usize;
+            m &= m - 1;
+            Some(bucket.idx(s))
+        })
+    }
+
     /// Finds the slot that holds exactly entry `idx` under hash `h` (no dereference).
     pub(crate) fn find_idx(&self, h: u64, idx: u32) -> Option<Pos> {
         let mut probe = Probe::default();

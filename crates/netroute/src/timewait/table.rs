@@ -15,7 +15,7 @@
 //!   window scale, timestamps-on) so an entry stores 2 bytes instead of ~12;
 //! - a port index `(local port, context) → count` for bind/connect checks.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasher, Hasher};
 use std::net::{Ipv4Addr, Ipv6Addr};
 
@@ -364,6 +364,10 @@ pub struct VtwStats {
     pub losing: u64,
     /// Largest number of buckets one lookup read (`max_probe[0]`).
     pub max_probe: u64,
+    /// Cache lines of arena entries read by lookups: every entry a lookup dereferenced
+    /// (the match and the non-matching ones) counts the 64-byte lines its bytes span, from
+    /// its actual address. With [`probes`](Self::probes) this gives the lines per lookup.
+    pub entry_lines: u64,
     /// Port queries (`look[1]`).
     pub port_queries: u64,
     /// Segments processed against an entry.
@@ -404,6 +408,7 @@ impl VtwStats {
         self.probes += o.probes;
         self.losing += o.losing;
         self.max_probe = self.max_probe.max(o.max_probe);
+        self.entry_lines += o.entry_lines;
         self.port_queries += o.port_queries;
         self.segments += o.segments;
         self.seg_drops += o.seg_drops;
@@ -442,6 +447,9 @@ const MARKS_CAP: usize = 1024;
 
 /// Entries whose buckets [`VtwTable::expire`] touches ahead of unlinking them.
 const EXPIRE_BATCH: u64 = 16;
+
+/// Items of [`VtwTable::insert_batch`] whose buckets are touched ahead of inserting them.
+const INSERT_BATCH: usize = 16;
 
 #[derive(Clone, Copy, Debug)]
 struct Mark {
@@ -566,6 +574,21 @@ impl CtxTable {
         }
     }
 
+    /// Number of contexts in use.
+    fn live(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Ids of the contexts in use (a scan of the context slots).
+    fn live_ids(&self) -> impl Iterator<Item = u16> + '_ {
+        self.slots
+            .iter()
+            .enumerate()
+            .skip(1)
+            .filter(|(_, s)| s.1 != 0)
+            .map(|(i, _)| i as u16)
+    }
+
     #[inline]
     fn get(&self, id: u16) -> Ctx {
         self.slots
@@ -594,8 +617,12 @@ pub struct VtwTable<A: VtwAddr> {
     index: TagIndex,
     rings: [Ring; 3],
     ctxs: CtxTable,
-    ports: BTreeMap<(u16, u16), u32>,
+    /// `(local port, context) → live entries`: one hash probe per insert and delete.
+    ports: HashMap<(u16, u16), u32, FixedState>,
     hasher: SeedableRandomState,
+    /// No class has anything to reap before this time (a lower bound, so skipping
+    /// [`Self::expire`] below it is exact); 0 forces a full check.
+    next_due: u64,
     ts_hasher: SeedableRandomState,
     granularity: u64,
     tunables: Tunables,
@@ -664,8 +691,9 @@ impl<A: VtwAddr> VtwTable<A> {
             index: TagIndex::new(total as usize),
             rings,
             ctxs: CtxTable::new(cfg.contexts),
-            ports: BTreeMap::new(),
+            ports: HashMap::with_hasher(FixedState::default()),
             hasher: seeded(cfg.hash_seed),
+            next_due: u64::MAX,
             ts_hasher: seeded(cfg.ts_seed.or(cfg.hash_seed.map(|s| !s))),
             granularity: cfg.mark_granularity_ms,
             tunables: cfg.tunables,
@@ -704,10 +732,14 @@ impl<A: VtwAddr> VtwTable<A> {
         let mut probe = Probe::default();
         let arena = &self.arena;
         let ctxs = &self.ctxs;
+        let mut lines = 0u64;
         let r = self.index.find(h, &mut probe, |idx| {
             let Some(s) = arena.get(idx as usize) else {
                 return false;
             };
+            let at = std::ptr::from_ref(s).addr();
+            let size = std::mem::size_of::<Slot<A::Key>>();
+            lines += ((at + size - 1) / 64 - at / 64 + 1) as u64;
             s.faddr == key
                 && s.fport == t.fport
                 && s.lport == t.lport
@@ -717,6 +749,7 @@ impl<A: VtwAddr> VtwTable<A> {
         self.stats.lookups += 1;
         self.stats.probes += u64::from(probe.buckets);
         self.stats.losing += u64::from(probe.losing);
+        self.stats.entry_lines += lines;
         self.stats.max_probe = self.stats.max_probe.max(u64::from(probe.buckets));
         if r.is_some() {
             self.stats.hits += 1;
@@ -770,13 +803,13 @@ impl<A: VtwAddr> VtwTable<A> {
 
     /// Unlinks the live entry in `slot` from the index, the port index and its context,
     /// and frees the slot (the ring position stays until the tail passes it).
-    fn unlink(&mut self, slot: u32, pos: Option<Pos>) {
+    /// `h` is the entry's hash if the caller already has it.
+    fn unlink(&mut self, slot: u32, pos: Option<Pos>, h: Option<u64>) {
         let s = self.arena[slot as usize];
         if s.ctx == 0 {
             return;
         }
-        let local = self.ctxs.get(s.ctx).local;
-        let h = self.hash(s.faddr, s.fport, s.lport, local);
+        let h = h.unwrap_or_else(|| self.slot_hash(&s));
         if let Some(p) = pos.or_else(|| self.index.find_idx(h, slot)) {
             self.index.remove(h, p);
         }
@@ -792,15 +825,16 @@ impl<A: VtwAddr> VtwTable<A> {
         self.rings[ci].live -= 1;
     }
 
-    /// Frees the tail position of ring `ci`, evicting a live entry there (counted).
-    fn reclaim_tail(&mut self, ci: usize) {
+    /// Frees the tail position of ring `ci`, evicting a live entry there (counted). `h` is
+    /// the tail entry's hash if the caller already computed it.
+    fn reclaim_tail(&mut self, ci: usize, h: Option<u64>) {
         let r = &self.rings[ci];
         if r.tail == r.head {
             return;
         }
         let slot = r.slot_of(r.tail);
         if self.arena[slot as usize].ctx != 0 {
-            self.unlink(slot, None);
+            self.unlink(slot, None, h);
             self.stats.evicted += 1;
         }
         let r = &mut self.rings[ci];
@@ -814,12 +848,14 @@ impl<A: VtwAddr> VtwTable<A> {
     }
 
     /// Takes the next position at the head of ring `ci` (evicting the oldest if full) and
-    /// records its insertion time. Returns the slot.
-    fn push_head(&mut self, ci: usize, now: u64) -> u32 {
+    /// records its insertion time. Returns the slot. `evict_h`: the hash of the entry at
+    /// the tail, if the caller computed it.
+    fn push_head(&mut self, ci: usize, now: u64, evict_h: Option<u64>) -> u32 {
         if self.rings[ci].head - self.rings[ci].tail >= u64::from(self.rings[ci].cap) {
-            self.reclaim_tail(ci);
+            self.reclaim_tail(ci, evict_h);
         }
         let g = self.granularity;
+        let tw = self.tunables.time_wait_ms(MslClass::ALL[ci]);
         let r = &mut self.rings[ci];
         let pos = r.head;
         r.head += 1;
@@ -839,15 +875,37 @@ impl<A: VtwAddr> VtwTable<A> {
                     first_ms: now,
                     last_ms: last,
                 });
+                // A ring's first group can fall due before everything else present.
+                if r.marks.len() == 1 {
+                    self.next_due = self.next_due.min(last.saturating_add(tw));
+                }
             }
         }
-        r.slot_of(pos)
+        self.rings[ci].slot_of(pos)
+    }
+
+    /// The index hash of the entry stored in `s`.
+    #[inline]
+    fn slot_hash(&self, s: &Slot<A::Key>) -> u64 {
+        self.hash(s.faddr, s.fport, s.lport, self.ctxs.get(s.ctx).local)
     }
 
     /// Reaps every entry whose 2×MSL has passed at `now` (NetBSD `vtw_age` for each class,
-    /// driven by `vtw_tick`). Returns how many live entries expired. O(expired + holes).
+    /// driven by `vtw_tick`). Returns how many live entries expired. O(expired + holes);
+    /// O(1) when nothing is due (the table keeps the earliest time anything can fall due,
+    /// so every operation may call this).
+    #[inline]
     pub fn expire(&mut self, now: u64) -> usize {
+        if now < self.next_due {
+            return 0;
+        }
+        self.expire_due(now)
+    }
+
+    #[inline(never)]
+    fn expire_due(&mut self, now: u64) -> usize {
         let mut n = 0;
+        let mut due = u64::MAX;
         for ci in 0..3 {
             let tw = self.tunables.time_wait_ms(MslClass::ALL[ci]);
             loop {
@@ -857,31 +915,39 @@ impl<A: VtwAddr> VtwTable<A> {
                 }
                 let Some(m) = r.marks.front() else { break };
                 if m.last_ms.saturating_add(tw) > now {
+                    due = due.min(m.last_ms.saturating_add(tw));
                     break;
                 }
                 let end = r.marks.get(1).map_or(r.head, |m| m.pos);
                 let (tail, cap, base) = (r.tail, r.cap, r.base);
-                // Work in batches: first touch the home bucket of every entry of the batch
-                // (independent loads the CPU overlaps), then unlink them. Without the
-                // touch pass each unlink waits for its own cache miss in turn.
+                // Work in batches: first hash every entry of the batch and touch its home
+                // bucket (independent loads the CPU overlaps), then unlink them with the
+                // hashes kept. Without the touch pass each unlink waits for its own cache
+                // miss in turn.
                 let mut pos = tail;
+                let mut hs = [0u64; EXPIRE_BATCH as usize];
                 while pos < end {
                     let stop = end.min(pos + EXPIRE_BATCH);
+                    // Ring offsets advance by one and wrap: one division per batch.
+                    let first = (pos % u64::from(cap)) as u32;
+                    let slots = (pos..stop).scan(first, |off, _| {
+                        let o = *off;
+                        *off = if o + 1 == cap { 0 } else { o + 1 };
+                        Some(base + o)
+                    });
                     let mut touched = 0u8;
-                    for p in pos..stop {
-                        let s = self.arena[(base + (p % u64::from(cap)) as u32) as usize];
+                    for (k, slot) in slots.clone().enumerate() {
+                        let s = self.arena[slot as usize];
                         if s.ctx != 0 {
-                            let local = self.ctxs.get(s.ctx).local;
-                            touched ^= self
-                                .index
-                                .touch(self.hash(s.faddr, s.fport, s.lport, local));
+                            let h = self.slot_hash(&s);
+                            hs[k] = h;
+                            touched ^= self.index.touch(h);
                         }
                     }
                     std::hint::black_box(touched);
-                    for p in pos..stop {
-                        let slot = base + (p % u64::from(cap)) as u32;
+                    for (k, slot) in slots.enumerate() {
                         if self.arena[slot as usize].ctx != 0 {
-                            self.unlink(slot, None);
+                            self.unlink(slot, None, Some(hs[k]));
                             n += 1;
                         }
                     }
@@ -895,6 +961,7 @@ impl<A: VtwAddr> VtwTable<A> {
                 }
             }
         }
+        self.next_due = due;
         self.stats.expired += n as u64;
         n
     }
@@ -916,6 +983,92 @@ impl<A: VtwAddr> VtwTable<A> {
         info: TimeWaitInfo,
         now: u64,
     ) -> Result<bool, VtwError> {
+        let h = self.hash_tuple(&t);
+        self.insert_hashed(t, h, class, info, now)
+    }
+
+    /// Inserts `items` in order at `now`. Guarantee: the results (passed to
+    /// `on_result(i, result)` for item `i`, in order) and the table afterwards are exactly
+    /// those of calling [`insert`](Self::insert) on each item in turn. Only faster: the
+    /// index buckets an item needs (its own and, in a full class, the evicted entry's) are
+    /// read for a group of items before any of them is inserted, so their cache misses
+    /// overlap instead of following one another.
+    pub fn insert_batch(
+        &mut self,
+        items: &[(Tuple<A>, MslClass, TimeWaitInfo)],
+        now: u64,
+        mut on_result: impl FnMut(usize, Result<bool, VtwError>),
+    ) {
+        self.insert_some(items, 0..items.len(), now, &mut on_result);
+    }
+
+    /// [`insert_batch`](Self::insert_batch) over `items[i]` for `i` in `which` (ascending).
+    pub(crate) fn insert_some(
+        &mut self,
+        items: &[(Tuple<A>, MslClass, TimeWaitInfo)],
+        which: impl Iterator<Item = usize> + Clone,
+        now: u64,
+        on_result: &mut impl FnMut(usize, Result<bool, VtwError>),
+    ) {
+        let mut which = which.peekable();
+        let mut hs = [0u64; INSERT_BATCH];
+        while which.peek().is_some() {
+            // Reap first, so pass 1 sees the rings as the inserts will.
+            self.expire(now);
+            let group = which.clone().take(INSERT_BATCH);
+            // Pass 1: hash, and touch the home bucket of each item and of the entry each
+            // would evict (a guess: a wrong one costs only time).
+            let mut touched = 0u8;
+            let mut seen = [0u64; 3];
+            for (k, i) in group.clone().enumerate() {
+                let Some(&(t, class, _)) = items.get(i) else {
+                    continue;
+                };
+                let h = self.hash_tuple(&t);
+                hs[k] = h;
+                touched ^= self.index.touch(h);
+                let ci = self.tunables.effective_class(class).index();
+                let r = &self.rings[ci];
+                let pos = r.tail + seen[ci];
+                seen[ci] += 1;
+                if r.cap != 0 && r.head - r.tail >= u64::from(r.cap) && pos < r.head {
+                    let s = self.arena[r.slot_of(pos) as usize];
+                    if s.ctx != 0 {
+                        touched ^= self.index.touch(self.slot_hash(&s));
+                    }
+                }
+            }
+            std::hint::black_box(touched);
+            // Pass 1b, the buckets now in cache: touch the entries whose tag matches (the
+            // duplicate check will read them; 8-bit tags match a stranger in ≈ 5 % of
+            // buckets, each a miss into the arena).
+            let mut touched = 0u16;
+            for &h in &hs[..group.clone().count()] {
+                for idx in self.index.home_matches(h) {
+                    if let Some(s) = self.arena.get(idx as usize) {
+                        touched ^= s.fport;
+                    }
+                }
+            }
+            std::hint::black_box(touched);
+            // Pass 2: insert.
+            for (k, i) in group.enumerate() {
+                if let Some(&(t, class, info)) = items.get(i) {
+                    on_result(i, self.insert_hashed(t, hs[k], class, info, now));
+                }
+                which.next();
+            }
+        }
+    }
+
+    fn insert_hashed(
+        &mut self,
+        t: Tuple<A>,
+        h: u64,
+        class: MslClass,
+        info: TimeWaitInfo,
+        now: u64,
+    ) -> Result<bool, VtwError> {
         self.expire(now);
         if !self.tunables.vtw_enable {
             self.stats.insert_disabled += 1;
@@ -930,27 +1083,27 @@ impl<A: VtwAddr> VtwTable<A> {
             self.stats.insert_no_room += 1;
             return Err(VtwError::NoCapacity(class));
         }
-        if self.tunables.overflow == Overflow::Refuse {
-            let r = &self.rings[ci];
-            if r.head - r.tail >= u64::from(r.cap)
-                && self.arena[r.slot_of(r.tail) as usize].ctx != 0
-            {
-                self.stats.insert_class_full += 1;
-                return Err(VtwError::ClassFull(class));
-            }
-        }
-        let h = self.hash_tuple(&t);
-        // Start the two cache misses of this insert together: the new tuple's home bucket
-        // and, if the ring is full, the home bucket of the entry about to be evicted.
-        let mut touched = self.index.touch(h);
         let r = &self.rings[ci];
-        if r.head - r.tail >= u64::from(r.cap) {
-            let s = self.arena[r.slot_of(r.tail) as usize];
+        let full = r.head - r.tail >= u64::from(r.cap);
+        // The slot about to be reclaimed, if the ring is full (a division, so only then).
+        let tail_slot = full.then(|| r.slot_of(r.tail));
+        if self.tunables.overflow == Overflow::Refuse
+            && tail_slot.is_some_and(|ts| self.arena[ts as usize].ctx != 0)
+        {
+            self.stats.insert_class_full += 1;
+            return Err(VtwError::ClassFull(class));
+        }
+        // Start the two cache misses of this insert together: the new tuple's home bucket
+        // and, if the ring is full, the home bucket of the entry about to be evicted (whose
+        // hash is then kept for the eviction).
+        let mut touched = self.index.touch(h);
+        let mut evict_h = None;
+        if let Some(ts) = tail_slot {
+            let s = self.arena[ts as usize];
             if s.ctx != 0 {
-                let local = self.ctxs.get(s.ctx).local;
-                touched ^= self
-                    .index
-                    .touch(self.hash(s.faddr, s.fport, s.lport, local));
+                let eh = self.slot_hash(&s);
+                touched ^= self.index.touch(eh);
+                evict_h = Some(eh);
             }
         }
         std::hint::black_box(touched);
@@ -972,7 +1125,7 @@ impl<A: VtwAddr> VtwTable<A> {
             return Err(VtwError::ContextsExhausted(self.ctxs.cap));
         };
         let evicted_before = self.stats.evicted;
-        let slot = self.push_head(ci, now);
+        let slot = self.push_head(ci, now, evict_h);
         if self.index.insert(h, slot).is_none() {
             // Unreachable with the sizing rule; undo the head push and report.
             let r = &mut self.rings[ci];
@@ -991,7 +1144,14 @@ impl<A: VtwAddr> VtwTable<A> {
             rcv_nxt: info.rcv_nxt,
             ts_recent: info.ts_recent.unwrap_or(0),
         };
-        *self.ports.entry((t.lport, ctx)).or_insert(0) += 1;
+        // `get_mut` first: the common case (a port already in TIME_WAIT) then costs one
+        // probe and no `Entry` value (measured: the `entry` API was ~10 % of an insert).
+        match self.ports.get_mut(&(t.lport, ctx)) {
+            Some(n) => *n += 1,
+            None => {
+                self.ports.insert((t.lport, ctx), 1);
+            }
+        }
         self.stats.inserts += 1;
         Ok(self.stats.evicted != evicted_before)
     }
@@ -1017,7 +1177,7 @@ impl<A: VtwAddr> VtwTable<A> {
         let h = self.hash_tuple(t);
         let (pos, slot) = self.find(t, h)?;
         let e = self.entry_at(slot, now);
-        self.unlink(slot, Some(pos));
+        self.unlink(slot, Some(pos), None);
         self.stats.deletes += 1;
         Some(e)
     }
@@ -1033,7 +1193,7 @@ impl<A: VtwAddr> VtwTable<A> {
         // Free the old slot but keep its context and port counts: the entry lives on.
         self.arena[slot as usize].ctx = 0;
         self.rings[ci].live -= 1;
-        let new_slot = self.push_head(ci, now);
+        let new_slot = self.push_head(ci, now, None);
         self.arena[new_slot as usize] = s;
         self.index.repoint(pos, new_slot);
         self.stats.restarts += 1;
@@ -1105,12 +1265,12 @@ impl<A: VtwAddr> VtwTable<A> {
                 self.entry_at(ns, now)
             }
             Action::Kill => {
-                self.unlink(slot, Some(pos));
+                self.unlink(slot, Some(pos), None);
                 self.stats.rst_kills += 1;
                 e
             }
             Action::Reopen { .. } => {
-                self.unlink(slot, Some(pos));
+                self.unlink(slot, Some(pos), None);
                 self.stats.reopens += 1;
                 e
             }
@@ -1143,7 +1303,7 @@ impl<A: VtwAddr> VtwTable<A> {
         if !allowed || now.saturating_sub(e.inserted_ms) < delay_ms {
             return None;
         }
-        self.unlink(slot, Some(pos));
+        self.unlink(slot, Some(pos), None);
         self.stats.tw_reuses += 1;
         Some(Reused {
             iss_floor: segment::iss_floor(e.snd_nxt),
@@ -1164,7 +1324,22 @@ impl<A: VtwAddr> VtwTable<A> {
     ) {
         self.expire(now);
         self.stats.port_queries += 1;
-        for (&(_, ctx), &count) in self.ports.range((lport, 0)..=(lport, u16::MAX)) {
+        // Visit whichever is smaller: the (port, context) pairs, or the live contexts
+        // (probing each pair). Groups come in ascending context order either way.
+        let mut groups: Vec<(u16, u32)> = if self.ports.len() <= self.ctxs.live() {
+            self.ports
+                .iter()
+                .filter(|((p, _), _)| *p == lport)
+                .map(|(&(_, ctx), &n)| (ctx, n))
+                .collect()
+        } else {
+            self.ctxs
+                .live_ids()
+                .filter_map(|ctx| self.ports.get(&(lport, ctx)).map(|&n| (ctx, n)))
+                .collect()
+        };
+        groups.sort_unstable();
+        for (ctx, count) in groups {
             let c = self.ctxs.get(ctx);
             if local.is_some_and(|l| l.0 != c.local) {
                 continue;
@@ -1202,6 +1377,7 @@ impl<A: VtwAddr> VtwTable<A> {
             r.live = 0;
             r.marks.clear();
         }
+        self.next_due = u64::MAX;
         self.stats.deletes += live;
     }
 
@@ -1237,6 +1413,7 @@ impl<A: VtwAddr> VtwTable<A> {
 
     /// Mutable tunables; changes apply at once, including to entries already present.
     pub fn tunables_mut(&mut self) -> &mut Tunables {
+        self.next_due = 0;
         &mut self.tunables
     }
 
@@ -1258,11 +1435,12 @@ impl<A: VtwAddr> VtwTable<A> {
 
     /// Sets a sysctl by NetBSD name (see [`Tunables::sysctl_set`]).
     pub fn sysctl_set(&mut self, name: &str, value: u64) -> Result<(), VtwError> {
+        self.next_due = 0;
         self.tunables.sysctl_set(A::SYSCTL_AF, name, value)
     }
 
-    /// Heap bytes by part; `port_index` is an estimate (B-tree nodes hold 11 pairs of
-    /// 4 + 4 bytes plus ~16 bytes of header; counted at 2/3 occupancy).
+    /// Heap bytes by part; `port_index` is an estimate (a hash map of 8-byte pairs and one
+    /// control byte each, at its allocated capacity plus the 1/8 a full table keeps free).
     pub fn memory(&self) -> MemoryReport {
         MemoryReport {
             arena: self.arena.capacity() * std::mem::size_of::<Slot<A::Key>>(),
@@ -1273,7 +1451,7 @@ impl<A: VtwAddr> VtwTable<A> {
                 .map(|r| r.marks.capacity() * std::mem::size_of::<Mark>())
                 .sum::<usize>()
                 + self.ctxs.bytes(),
-            port_index: self.ports.len() * 8 * 3 / 2 + self.ports.len() / 7 * 16,
+            port_index: self.ports.capacity() * 9 * 8 / 7,
         }
     }
 

@@ -901,6 +901,85 @@ proptest! {
     }
 }
 
+/// `insert_batch` against one `insert` per item: same results in the same order, and the
+/// same table afterwards (every key's entry, lengths per class, counters), including
+/// batches that wrap a tiny ring several times, duplicates inside a batch, bad input and
+/// time moving between batches.
+fn batch_equals_single<A: TestAddr>(batches: Vec<Batch>) -> Result<(), TestCaseError> {
+    let mk = || {
+        let mut c = cfg(1, 3, 5);
+        c.tunables.msl_loopback_ms = 100;
+        c.tunables.msl_local_ms = 300;
+        c.tunables.msl_remote_ms = 1_000;
+        VtwTable::<A>::new(c).unwrap()
+    };
+    let (mut b, mut s) = (mk(), mk());
+    let mut now = 0u64;
+    for (advance, items) in batches {
+        now += u64::from(advance);
+        let items: Vec<_> = items
+            .into_iter()
+            .map(|(k, c, bad)| {
+                let mut i = info(k);
+                if bad {
+                    i.rcv_wscale = 15;
+                }
+                (tup::<A>(k), MslClass::ALL[usize::from(c)], i)
+            })
+            .collect();
+        let mut got = Vec::new();
+        b.insert_batch(&items, now, |i, r| got.push((i, r)));
+        let want: Vec<_> = items
+            .iter()
+            .enumerate()
+            .map(|(i, &(t, c, inf))| (i, s.insert(t, c, inf, now)))
+            .collect();
+        prop_assert_eq!(got, want);
+        prop_assert_eq!(b.len(), s.len());
+        for c in MslClass::ALL {
+            prop_assert_eq!(b.class_len(c), s.class_len(c));
+        }
+        for k in 0..40 {
+            let t = tup::<A>(k);
+            prop_assert_eq!(b.lookup(&t, now), s.lookup(&t, now));
+        }
+        // Entry lines depend on where each arena was allocated; the rest must agree.
+        let strip = |x: &VtwStats| VtwStats {
+            entry_lines: 0,
+            ..*x
+        };
+        prop_assert_eq!(strip(b.stats()), strip(s.stats()));
+    }
+    Ok(())
+}
+
+/// Time to advance, then items (key, class, bad window scale).
+type Batch = (u16, Vec<(u32, u8, bool)>);
+
+fn batches() -> impl Strategy<Value = Vec<Batch>> {
+    proptest::collection::vec(
+        (
+            0..700u16,
+            proptest::collection::vec((0..40u32, 0..3u8, proptest::bool::weighted(0.05)), 0..40),
+        ),
+        1..20,
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn batch_equals_single_v4(b in batches()) {
+        batch_equals_single::<Ipv4Addr>(b)?;
+    }
+
+    #[test]
+    fn batch_equals_single_v6(b in batches()) {
+        batch_equals_single::<Ipv6Addr>(b)?;
+    }
+}
+
 #[test]
 fn keyed_hash_spreads_chosen_tuples() {
     // Tuples an attacker would pick against NetBSD's additive hash (equal sums) spread
@@ -942,4 +1021,82 @@ fn keyed_hash_spreads_chosen_tuples() {
     let s = t.stats();
     let per = (s.probes - before.probes) as f64 / (s.lookups - before.lookups) as f64;
     assert!(per < 1.5, "buckets per miss {per}");
+}
+
+/// The shard-owner API: a guard accepts only its own shard's tuples (typed error, nothing
+/// filed elsewhere), what it inserts is found through the shared `Vtw`, and
+/// `Vtw::insert_batch` gives every item the result a plain insert would.
+#[test]
+fn shard_guards_and_batches() {
+    let clock = Arc::new(ManualClock::new(0));
+    let vtw = Vtw::with_shards(cfg(0, 0, 8 * 1024), cfg(4, 4, 4), clock.clone(), 8).unwrap();
+    let shards = vtw.shards::<Ipv4Addr>();
+    assert_eq!(shards.len(), 8);
+    assert!(vtw.lock_shard::<Ipv4Addr>(8).is_none());
+    let mut per_shard = [0usize; 8];
+    for i in 0..400u32 {
+        let t = tup::<Ipv4Addr>(i);
+        let home = shards.shard_of(&t);
+        per_shard[home] += 1;
+        let other = (home + 1) % 8;
+        let mut g = vtw.lock_shard::<Ipv4Addr>(other).unwrap();
+        assert_eq!(
+            g.insert(t, MslClass::Remote, info(i)),
+            Err(VtwError::WrongShard(home))
+        );
+        assert!(!g.contains(&t));
+        drop(g);
+        let mut g = vtw.lock_shard::<Ipv4Addr>(home).unwrap();
+        assert_eq!(g.insert(t, MslClass::Remote, info(i)), Ok(false));
+        assert!(g.contains(&t));
+        drop(g);
+        assert!(vtw.contains(&t));
+    }
+    assert!(per_shard.iter().all(|&n| n > 0));
+    assert_eq!(vtw.len::<Ipv4Addr>(), 400);
+    // Batch through the shared Vtw: new tuples, duplicates and a bad window scale.
+    let mut bad = info(1);
+    bad.rcv_wscale = 15;
+    let items: Vec<_> = (390..500u32)
+        .map(|i| {
+            (
+                tup::<Ipv4Addr>(i),
+                MslClass::Remote,
+                if i == 450 { bad } else { info(i) },
+            )
+        })
+        .collect();
+    let mut got = vec![None; items.len()];
+    vtw.insert_batch(&items, |i, r| got[i] = Some(r));
+    for (k, r) in got.into_iter().enumerate() {
+        let i = 390 + k as u32;
+        let want = if i < 400 {
+            Err(VtwError::Duplicate)
+        } else if i == 450 {
+            Err(VtwError::BadWindowScale(15))
+        } else {
+            Ok(false)
+        };
+        assert_eq!(r, Some(want), "item {i}");
+    }
+    assert_eq!(vtw.len::<Ipv4Addr>(), 499);
+    // A guard's batch skips (and reports) another shard's items.
+    let mut g = vtw.lock_shard::<Ipv4Addr>(0).unwrap();
+    let items: Vec<_> = (1000..1040u32)
+        .map(|i| (tup::<Ipv4Addr>(i), MslClass::Remote, info(i)))
+        .collect();
+    let mut res = Vec::new();
+    g.insert_batch(&items, |i, r| res.push((i, r)));
+    drop(g);
+    assert_eq!(res.len(), items.len());
+    for (i, r) in res {
+        let home = shards.shard_of(&items[i].0);
+        if home == 0 {
+            assert_eq!(r, Ok(false));
+            assert!(vtw.contains(&items[i].0));
+        } else {
+            assert_eq!(r, Err(VtwError::WrongShard(home)));
+            assert!(!vtw.contains(&items[i].0));
+        }
+    }
 }
