@@ -80,7 +80,7 @@ fn host_net(a: IpAddr) -> IpNet {
 }
 
 impl RouteTables {
-    /// `rtredirect`: applies `r` under the rules in the [module docs](self), emits
+    /// `rtredirect`: applies `r` under the rules of the module docs (`route/redirect.rs`), emits
     /// [`RouteEvent::Redirect`] whatever the outcome, and counts it. On error the table
     /// is unchanged.
     pub fn redirect(&self, r: &Redirect) -> Result<RedirectOutcome, RouteError> {

@@ -23,7 +23,7 @@
 //! built, so adding an address adds its local and connected routes, and detaching an
 //! interface deletes the routes through it, as `in_ifinit`/`if_detach` do.
 //!
-//! [`file`] reads and writes a stack as JSON (the stack file of design §5):
+//! [`file`](mod@file) reads and writes a stack as JSON (the stack file of design §5):
 //! [`Stack::from_file`], [`Stack::to_file`].
 #![forbid(unsafe_code)]
 
