@@ -328,8 +328,10 @@ impl VtwConfig {
     }
 }
 
-/// Event counters (NetBSD `vtw_stats_t`, extended). All monotonic.
+/// Event counters (NetBSD `vtw_stats_t`, extended). All monotonic. Non-exhaustive:
+/// counters may be added.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct VtwStats {
     /// Entries inserted (`ins`).
     pub inserts: u64,
