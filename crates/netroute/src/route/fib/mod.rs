@@ -155,6 +155,7 @@
 mod key;
 mod leaf;
 mod lpm;
+mod ranges;
 mod rib;
 mod shared;
 mod table;

@@ -1,0 +1,629 @@
+//! The IPv6 compiled structure: the prefix set flattened into disjoint address ranges,
+//! a direct table on the top `DIRECT_BITS` bits pointing at one static search tree per
+//! populated chunk, 16 keys of 32 bits per 64-byte line (a cache-line B+ tree in the
+//! implicit "S+ tree" layout), every tree searched to the same height.
+//!
+//! # Layout
+//!
+//! * **Direct entry** (`u32`): bit 31 clear: the leaf encoding of the whole chunk (0 =
+//!   no route); bit 31 set: the index of the chunk's [`Chunk`] in `chunks`.
+//! * **Chunk**: the sorted start keys of its ranges (32 bits of the address starting at
+//!   the chunk's bit offset; the first key is always 0) and one value per range. Values
+//!   are leaf encodings ("narrow" chunks) or, when some range holds prefixes longer than
+//!   the 32 key bits, 32-bit words in the direct-entry encoding ("wide" chunks): such a
+//!   range covers exactly one key and points at a child chunk keyed on the next 32 bits.
+//!   IPv6 levels start at bits 16, 48, 80 and 112, so a /48 is resolved in the first
+//!   chunk and a /128 at most four chunks deep.
+//! * **Tree**: leaf lines hold the keys 16 per line (padded with `u32::MAX`); internal
+//!   lines hold 16 separators for 17 children (the first key of the subtree of children
+//!   1..=16). Levels are stored top-down, root first; level sizes follow from the key
+//!   count (`ceil(n / 16)`, then `ceil(_ / 17)` up to one line). The child index at every
+//!   level is clamped to the level below, which makes `u32::MAX` padding harmless.
+//! * **Same height**: every lookup runs `height` internal levels, the maximum over all
+//!   chunks; a chunk with fewer levels repeats its root line for the missing ones (an
+//!   offset of 0 and a clamp to index 0), so there is no per-chunk loop exit to mispredict
+//!   and no padding memory.
+//!
+//! The key compare is a fixed 16-lane `k <= x` count over `[u32; 16]`, which the compiler
+//! vectorizes (AVX2 / AVX-512 when the target enables them).
+//!
+//! # Updates
+//!
+//! A change to a prefix longer than `DIRECT_BITS` recomputes only the ranges inside that
+//! prefix (or inside the 32-bit key block holding it, for a prefix resolved in a child
+//! chunk) from the prefix set and splices them into the chunk's sorted range list; the
+//! chunk's tree is then rebuilt into fresh memory (`O(ranges of the chunk)` copying, no
+//! prefix-set scan). A change to a prefix of `DIRECT_BITS` bits or fewer recompiles every
+//! chunk it covers.
+
+use super::NextHop;
+use super::key::Key;
+use super::leaf::Leaf;
+use super::leaf::sealed::{Enc, Sealed};
+use super::rib::Rib;
+use std::marker::PhantomData;
+
+/// The stored form of leaf type `L`.
+type E<L> = <L as Sealed>::Enc;
+
+/// Bit 31 of a direct entry or wide value: the rest is a chunk index.
+const CHILD: u32 = 1 << 31;
+
+/// Key bits resolved by one chunk.
+const KEY_BITS: u32 = 32;
+
+/// Keys per line.
+const KEYS: usize = 16;
+/// Children per internal line.
+const FAN: usize = KEYS + 1;
+
+/// Internal levels a tree can have: `16 * 17^7 > 2^32` keys.
+const MAXH: usize = 7;
+
+/// Lanes interleaved by the batch lookup.
+const LANES: usize = 16;
+
+/// One 64-byte line of 16 keys.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(C, align(64))]
+struct Line([u32; KEYS]);
+
+/// Number of keys of `line` that are `<= x` (the branch-free, vectorizable compare).
+#[inline(always)]
+fn rank(line: &Line, x: u32) -> usize {
+    line.0.iter().map(|&k| u32::from(k <= x)).sum::<u32>() as usize
+}
+
+/// One chunk: a search tree over the start keys of its ranges, and their values.
+#[derive(Clone, Debug)]
+struct Chunk<T> {
+    /// Internal levels top-down, then the leaf lines.
+    lines: Box<[Line]>,
+    /// Narrow values (leaf encodings); empty in a wide chunk.
+    vals: Box<[T]>,
+    /// Wide values (direct-entry encoding); empty in a narrow chunk.
+    wide: Box<[u32]>,
+    /// Number of ranges (at least 1).
+    n: u32,
+    /// Internal level offsets, right-aligned: `off[MAXH - 1]` is the level just above
+    /// the leaves; levels a chunk does not have alias its root (offset 0).
+    off: [u32; MAXH],
+    /// Largest child index at the level below each internal level (0 for the aliases).
+    lim: [u32; MAXH],
+    /// Line offset of the leaf level.
+    leaf: u32,
+    /// Internal levels this chunk really has.
+    height: u8,
+}
+
+impl<T: Copy> Chunk<T> {
+    /// A freed slot (never reached by a lookup).
+    fn hole() -> Self {
+        Chunk {
+            lines: Box::new([]),
+            vals: Box::new([]),
+            wide: Box::new([]),
+            n: 0,
+            off: [0; MAXH],
+            lim: [0; MAXH],
+            leaf: 0,
+            height: 0,
+        }
+    }
+
+    fn bytes(&self) -> usize {
+        self.lines.len() * std::mem::size_of::<Line>()
+            + self.vals.len() * std::mem::size_of::<T>()
+            + self.wide.len() * 4
+    }
+
+    /// The sorted start keys (the leaf level without its padding).
+    fn keys(&self) -> impl Iterator<Item = u32> + '_ {
+        self.lines[self.leaf as usize..]
+            .iter()
+            .flat_map(|l| l.0)
+            .take(self.n as usize)
+    }
+
+    /// Builds the tree over `keys` (sorted, distinct, `keys[0] == 0`).
+    fn new(keys: &[u32], vals: Box<[T]>, wide: Box<[u32]>) -> Self {
+        let n = keys.len();
+        // Level sizes, leaves first.
+        let mut sizes = vec![n.div_ceil(KEYS)];
+        while let Some(&s) = sizes.last() {
+            if s <= 1 {
+                break;
+            }
+            sizes.push(s.div_ceil(FAN));
+        }
+        let height = sizes.len() - 1;
+        let total: usize = sizes.iter().sum();
+        let mut lines = vec![Line([u32::MAX; KEYS]); total];
+        let mut off = [0u32; MAXH];
+        let mut lim = [0u32; MAXH];
+        // Internal level j (1 = just above the leaves) sits at `MAXH - j`.
+        let mut at = 0usize;
+        // Span of leaf blocks under one node at level j - 1: FAN^(j-1).
+        for j in (1..=height).rev() {
+            off[MAXH - j] = at as u32;
+            lim[MAXH - j] = (sizes[j - 1] - 1) as u32;
+            let span = FAN.pow(j as u32 - 1);
+            for m in 0..sizes[j] {
+                let line = &mut lines[at + m];
+                for t in 1..FAN {
+                    let child = m * FAN + t;
+                    if child < sizes[j - 1] {
+                        line.0[t - 1] = keys[child * span * KEYS];
+                    }
+                }
+            }
+            at += sizes[j];
+        }
+        for (line, ks) in lines[at..].iter_mut().zip(keys.chunks(KEYS)) {
+            line.0[..ks.len()].copy_from_slice(ks);
+        }
+        Chunk {
+            lines: lines.into_boxed_slice(),
+            vals,
+            wide,
+            n: n as u32,
+            off,
+            lim,
+            leaf: at as u32,
+            height: height as u8,
+        }
+    }
+
+    /// Index of the range containing key `x`, searching `h >= self.height` levels.
+    #[inline(always)]
+    fn search(&self, h: usize, x: u32) -> usize {
+        let mut idx = 0usize;
+        for l in MAXH - h..MAXH {
+            let c = rank(&self.lines[self.off[l] as usize + idx], x);
+            idx = (idx * FAN + c).min(self.lim[l] as usize);
+        }
+        let c = rank(&self.lines[self.leaf as usize + idx], x);
+        (idx * KEYS + c).saturating_sub(1).min(self.n as usize - 1)
+    }
+}
+
+/// A range value while compiling: a leaf, or a key block holding longer prefixes
+/// (`items[lo..hi]`, inheriting the leaf of the shorter ones).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Slot<T> {
+    Leaf(T),
+    Child(usize, usize, T),
+}
+
+/// The range-search structure (see the module docs).
+#[derive(Clone, Debug)]
+pub(crate) struct Ranges<K: Key, L: Leaf = NextHop> {
+    direct: Vec<u32>,
+    chunks: Vec<Chunk<E<L>>>,
+    /// Indices of freed chunk slots.
+    free: Vec<u32>,
+    /// Internal levels every lookup searches (the maximum over the chunks).
+    height: usize,
+    _k: PhantomData<(K, L)>,
+}
+
+/// The 32 key bits of `addr` at bit offset `off`.
+#[inline(always)]
+fn window<K: Key>(addr: K, off: u32) -> u32 {
+    addr.window(off)
+}
+
+/// The last key of a prefix of `len` bits at level offset `off` (`off < len <= off + 32`)
+/// whose first key is `s`.
+#[inline]
+fn last_key(s: u32, len: u32, off: u32) -> u32 {
+    let d = len - off;
+    if d >= KEY_BITS {
+        s
+    } else {
+        s | (u32::MAX >> d)
+    }
+}
+
+impl<K: Key, L: Leaf> Ranges<K, L> {
+    /// An empty structure.
+    pub(crate) fn empty() -> Self {
+        Ranges {
+            direct: vec![0; 1 << K::DIRECT_BITS],
+            chunks: Vec::new(),
+            free: Vec::new(),
+            height: 0,
+            _k: PhantomData,
+        }
+    }
+
+    /// Compiles everything in `rib`.
+    pub(crate) fn build(rib: &Rib<K, L>) -> Self {
+        let mut r = Ranges::empty();
+        let mut items: Vec<(K, u8, E<L>)> = Vec::new();
+        let mut cur = usize::MAX;
+        for (&(k, l), &v) in rib.map.range((K::ZERO, (K::DIRECT_BITS + 1) as u8)..) {
+            if u32::from(l) <= K::DIRECT_BITS {
+                continue;
+            }
+            let c = k.top(K::DIRECT_BITS);
+            if c != cur {
+                if cur != usize::MAX {
+                    r.direct[cur] = r.compile(&items, K::DIRECT_BITS, rib.dflt[cur]);
+                }
+                items.clear();
+                cur = c;
+            }
+            items.push((k, l, v));
+        }
+        if cur != usize::MAX {
+            r.direct[cur] = r.compile(&items, K::DIRECT_BITS, rib.dflt[cur]);
+        }
+        for (c, e) in r.direct.iter_mut().enumerate() {
+            if *e == 0 {
+                *e = rib.dflt[c].to_u64() as u32;
+            }
+        }
+        r.chunks.shrink_to_fit();
+        r
+    }
+
+    /// Single-address lookup.
+    #[inline]
+    pub(crate) fn lookup(&self, addr: K) -> Option<L> {
+        let mut w = self.direct[addr.top(K::DIRECT_BITS)];
+        let mut off = K::DIRECT_BITS;
+        loop {
+            if w & CHILD == 0 {
+                return L::from_enc(E::<L>::from_u64(u64::from(w)));
+            }
+            let ch = &self.chunks[(w & !CHILD) as usize];
+            let pos = ch.search(self.height, window(addr, off));
+            if ch.wide.is_empty() {
+                return L::from_enc(ch.vals[pos]);
+            }
+            w = ch.wide[pos];
+            off += KEY_BITS;
+        }
+    }
+
+    /// Batch lookup, 16 addresses interleaved level by level.
+    pub(crate) fn lookup_batch(&self, addrs: &[K], out: &mut [Option<L>]) {
+        let h = self.height;
+        for (a, o) in addrs.chunks(LANES).zip(out.chunks_mut(LANES)) {
+            let n = a.len().min(o.len());
+            let mut w = [0u32; LANES];
+            let mut active = 0u32;
+            for i in 0..n {
+                w[i] = self.direct[a[i].top(K::DIRECT_BITS)];
+                if w[i] & CHILD == 0 {
+                    o[i] = L::from_enc(E::<L>::from_u64(u64::from(w[i])));
+                } else {
+                    active |= 1 << i;
+                }
+            }
+            let mut off = K::DIRECT_BITS;
+            while active != 0 {
+                let mut x = [0u32; LANES];
+                let mut idx = [0usize; LANES];
+                if active == (1u32 << n) - 1 {
+                    // All lanes in chunks (the common case): plain loops.
+                    for i in 0..n {
+                        x[i] = window(a[i], off);
+                    }
+                    for l in MAXH - h..MAXH {
+                        for i in 0..n {
+                            let ch = &self.chunks[(w[i] & !CHILD) as usize];
+                            let c = rank(&ch.lines[ch.off[l] as usize + idx[i]], x[i]);
+                            idx[i] = (idx[i] * FAN + c).min(ch.lim[l] as usize);
+                        }
+                    }
+                } else {
+                    let mut bits = active;
+                    while bits != 0 {
+                        let i = bits.trailing_zeros() as usize;
+                        bits &= bits - 1;
+                        x[i] = window(a[i], off);
+                    }
+                    for l in MAXH - h..MAXH {
+                        let mut bits = active;
+                        while bits != 0 {
+                            let i = bits.trailing_zeros() as usize;
+                            bits &= bits - 1;
+                            let ch = &self.chunks[(w[i] & !CHILD) as usize];
+                            let c = rank(&ch.lines[ch.off[l] as usize + idx[i]], x[i]);
+                            idx[i] = (idx[i] * FAN + c).min(ch.lim[l] as usize);
+                        }
+                    }
+                }
+                let mut bits = active;
+                while bits != 0 {
+                    let i = bits.trailing_zeros() as usize;
+                    bits &= bits - 1;
+                    let ch = &self.chunks[(w[i] & !CHILD) as usize];
+                    let c = rank(&ch.lines[ch.leaf as usize + idx[i]], x[i]);
+                    let pos = (idx[i] * KEYS + c).saturating_sub(1).min(ch.n as usize - 1);
+                    if ch.wide.is_empty() {
+                        o[i] = L::from_enc(ch.vals[pos]);
+                        active &= !(1 << i);
+                    } else {
+                        w[i] = ch.wide[pos];
+                        if w[i] & CHILD == 0 {
+                            o[i] = L::from_enc(E::<L>::from_u64(u64::from(w[i])));
+                            active &= !(1 << i);
+                        }
+                    }
+                }
+                off += KEY_BITS;
+            }
+        }
+    }
+
+    /// Heap bytes (allocated capacity of the tables, the live chunks' blocks).
+    pub(crate) fn memory_bytes(&self) -> usize {
+        self.direct.capacity() * 4
+            + self.chunks.capacity() * std::mem::size_of::<Chunk<E<L>>>()
+            + self.free.capacity() * 4
+            + self.chunks.iter().map(Chunk::bytes).sum::<usize>()
+    }
+
+    /// Shape counters: (chunks, ranges, lines).
+    pub(crate) fn shape(&self) -> (usize, usize, usize) {
+        let live = self.chunks.iter().filter(|c| c.n > 0);
+        let (mut c, mut r, mut l) = (0, 0, 0);
+        for ch in live {
+            c += 1;
+            r += ch.n as usize;
+            l += ch.lines.len();
+        }
+        (c, r, l)
+    }
+
+    /// Stores `ch`; returns its direct-entry encoding.
+    fn store(&mut self, ch: Chunk<E<L>>) -> u32 {
+        self.height = self.height.max(usize::from(ch.height));
+        let at = match self.free.pop() {
+            Some(at) => {
+                self.chunks[at as usize] = ch;
+                at as usize
+            }
+            None => {
+                self.chunks.push(ch);
+                self.chunks.len() - 1
+            }
+        };
+        assert!(at < CHILD as usize, "more than 2^31 chunks");
+        CHILD | at as u32
+    }
+
+    /// Frees the chunk tree a direct entry or wide value points to.
+    fn release(&mut self, w: u32) {
+        if w & CHILD == 0 {
+            return;
+        }
+        let at = (w & !CHILD) as usize;
+        let ch = std::mem::replace(&mut self.chunks[at], Chunk::hole());
+        for &v in ch.wide.iter() {
+            self.release(v);
+        }
+        self.free.push(at as u32);
+    }
+
+    /// Compiles `items` (sorted, all inside one key block at offset `off`, longer than
+    /// `off`) with `dflt` where none matches; returns the direct-entry encoding.
+    fn compile(&mut self, items: &[(K, u8, E<L>)], off: u32, dflt: E<L>) -> u32 {
+        if items.is_empty() {
+            return dflt.to_u64() as u32;
+        }
+        let mut out = Vec::with_capacity(items.len() * 2 + 1);
+        sweep(items, off, dflt, 0, u32::MAX, &mut out);
+        let (keys, vals) = self.resolve(items, off, &out);
+        self.make(&keys, vals)
+    }
+
+    /// Turns swept slots into keys and wide values, compiling child blocks.
+    fn resolve(
+        &mut self,
+        items: &[(K, u8, E<L>)],
+        off: u32,
+        slots: &[(u32, Slot<E<L>>)],
+    ) -> (Vec<u32>, Vec<u32>) {
+        let mut keys = Vec::with_capacity(slots.len());
+        let mut vals = Vec::with_capacity(slots.len());
+        for &(k, s) in slots {
+            keys.push(k);
+            vals.push(match s {
+                Slot::Leaf(v) => v.to_u64() as u32,
+                Slot::Child(lo, hi, inh) => self.compile(&items[lo..hi], off + KEY_BITS, inh),
+            });
+        }
+        (keys, vals)
+    }
+
+    /// A chunk from keys and wide values; returns its direct-entry encoding (a leaf if
+    /// the whole block is one leaf range).
+    fn make(&mut self, keys: &[u32], vals: Vec<u32>) -> u32 {
+        if keys.len() == 1 && vals[0] & CHILD == 0 {
+            return vals[0];
+        }
+        let ch = if vals.iter().any(|&v| v & CHILD != 0) {
+            Chunk::new(keys, Box::new([]), vals.into_boxed_slice())
+        } else {
+            let narrow: Box<[E<L>]> = vals
+                .iter()
+                .map(|&v| E::<L>::from_u64(u64::from(v)))
+                .collect();
+            Chunk::new(keys, narrow, Box::new([]))
+        };
+        self.store(ch)
+    }
+
+    /// Recompiles chunk `c` from `rib`.
+    fn rebuild_chunk(&mut self, rib: &Rib<K, L>, c: usize, items: &mut Vec<(K, u8, E<L>)>) {
+        let old = self.direct[c];
+        self.release(old);
+        rib.items_in(K::from_top(c, K::DIRECT_BITS), K::DIRECT_BITS, items);
+        self.direct[c] = self.compile(items, K::DIRECT_BITS, rib.dflt[c]);
+    }
+
+    /// Brings the structure up to date with `rib` after the prefix `(k, len)` changed
+    /// there (see the module docs, "Updates").
+    pub(crate) fn patch(&mut self, rib: &Rib<K, L>, k: K, len: u8) {
+        let mut items = Vec::new();
+        if u32::from(len) <= K::DIRECT_BITS {
+            let (lo, n) = Rib::<K, L>::chunk_span(k, len);
+            for c in lo..lo + n {
+                self.rebuild_chunk(rib, c, &mut items);
+            }
+            return;
+        }
+        let off = K::DIRECT_BITS;
+        let c = k.top(off);
+        // The unit: the prefix itself, or the key block holding it.
+        let ql = (u32::from(len)).min(off + KEY_BITS) as u8;
+        let qa = k.and(K::mask(ql));
+        let s = window(qa, off);
+        let e = last_key(s, u32::from(ql), off);
+        // The leaf of the longest prefix covering the unit from outside.
+        let (inherit, _) = rib.covering(qa, ql);
+        // Prefixes inside the unit (itself included), sorted.
+        rib.items_in(qa, u32::from(ql), &mut items);
+        if let Some(&v) = rib.map.get(&(qa, ql)) {
+            items.insert(0, (qa, ql, v));
+        }
+        let mut seg = Vec::new();
+        sweep(&items, off, inherit, s, e, &mut seg);
+        // The current ranges of the chunk, as keys and wide values.
+        let old = self.direct[c];
+        let (okeys, ovals): (Vec<u32>, Vec<u32>) = if old & CHILD == 0 {
+            (vec![0], vec![old])
+        } else {
+            let ch = &self.chunks[(old & !CHILD) as usize];
+            let keys: Vec<u32> = ch.keys().collect();
+            let vals: Vec<u32> = if ch.wide.is_empty() {
+                ch.vals.iter().map(|v| v.to_u64() as u32).collect()
+            } else {
+                ch.wide.to_vec()
+            };
+            (keys, vals)
+        };
+        let i = okeys.partition_point(|&x| x < s);
+        let j = okeys.partition_point(|&x| x <= e);
+        // Child blocks inside the unit are recompiled: free the old ones.
+        for &v in &ovals[i..j] {
+            self.release(v);
+        }
+        let (skeys, svals) = self.resolve(&items, off, &seg);
+        let mut keys = Vec::with_capacity(okeys.len() + skeys.len() + 1);
+        let mut vals = Vec::with_capacity(okeys.len() + skeys.len() + 1);
+        keys.extend_from_slice(&okeys[..i]);
+        vals.extend_from_slice(&ovals[..i]);
+        for (&k2, &v) in skeys.iter().zip(&svals) {
+            push_range(&mut keys, &mut vals, k2, v);
+        }
+        if e != u32::MAX {
+            // The range after the unit: its start, or the range running across `e`.
+            if j < okeys.len() && okeys[j] == e + 1 {
+                push_range(&mut keys, &mut vals, okeys[j], ovals[j]);
+                keys.extend_from_slice(&okeys[j + 1..]);
+                vals.extend_from_slice(&ovals[j + 1..]);
+            } else {
+                push_range(&mut keys, &mut vals, e + 1, ovals[j - 1]);
+                keys.extend_from_slice(&okeys[j..]);
+                vals.extend_from_slice(&ovals[j..]);
+            }
+        }
+        if old & CHILD != 0 {
+            let at = (old & !CHILD) as usize;
+            self.chunks[at] = Chunk::hole();
+            self.free.push(at as u32);
+        }
+        self.direct[c] = self.make(&keys, vals);
+    }
+}
+
+/// Appends a range, merging it into the previous one when their leaves are equal and
+/// replacing a previous range starting at the same key.
+fn push_range(keys: &mut Vec<u32>, vals: &mut Vec<u32>, k: u32, v: u32) {
+    if keys.last() == Some(&k) {
+        keys.pop();
+        vals.pop();
+    }
+    if vals.last() == Some(&v) && v & CHILD == 0 {
+        return;
+    }
+    keys.push(k);
+    vals.push(v);
+}
+
+/// Appends a swept slot with the same merging rules as [`push_range`].
+fn emit<T: Copy + Eq>(out: &mut Vec<(u32, Slot<T>)>, k: u32, s: Slot<T>) {
+    if out.last().is_some_and(|l| l.0 == k) {
+        out.pop();
+    }
+    if let (Some((_, Slot::Leaf(a))), Slot::Leaf(b)) = (out.last(), s)
+        && *a == b
+    {
+        return;
+    }
+    out.push((k, s));
+}
+
+/// The disjoint ranges of keys `s..=e` at level offset `off`: `items` (sorted by
+/// address then length, all inside `s..=e`) painted over `dflt`, a key block holding
+/// prefixes longer than `off + 32` becoming one `Child` range.
+fn sweep<K: Key, T: Copy + Eq>(
+    items: &[(K, u8, T)],
+    off: u32,
+    dflt: T,
+    s: u32,
+    e: u32,
+    out: &mut Vec<(u32, Slot<T>)>,
+) {
+    // Open ranges: (last key, leaf), innermost last.
+    let mut stack: Vec<(u32, Slot<T>)> = Vec::new();
+    let top = |stack: &Vec<(u32, Slot<T>)>| match stack.last() {
+        Some(&(_, Slot::Leaf(v))) => v,
+        _ => dflt,
+    };
+    emit(out, s, Slot::Leaf(dflt));
+    let mut i = 0;
+    while i < items.len() {
+        let (a, l, v) = items[i];
+        let start = window(a, off);
+        while let Some(&(end, _)) = stack.last() {
+            if end >= start {
+                break;
+            }
+            stack.pop();
+            let next = stack.last().map_or(Slot::Leaf(dflt), |&(_, s2)| match s2 {
+                Slot::Leaf(x) => Slot::Leaf(x),
+                Slot::Child(..) => Slot::Leaf(dflt),
+            });
+            emit(out, end + 1, next);
+        }
+        if u32::from(l) <= off + KEY_BITS {
+            emit(out, start, Slot::Leaf(v));
+            stack.push((last_key(start, u32::from(l), off), Slot::Leaf(v)));
+            i += 1;
+        } else {
+            let mut j = i + 1;
+            while j < items.len() && window(items[j].0, off) == start {
+                j += 1;
+            }
+            let inh = top(&stack);
+            emit(out, start, Slot::Child(i, j, inh));
+            stack.push((start, Slot::Child(i, j, inh)));
+            i = j;
+        }
+    }
+    while let Some((end, _)) = stack.pop() {
+        if end < e {
+            let next = match stack.last() {
+                Some(&(_, Slot::Leaf(x))) => x,
+                _ => dflt,
+            };
+            emit(out, end + 1, Slot::Leaf(next));
+        }
+    }
+}
