@@ -120,6 +120,19 @@ impl<K: Key, L: Leaf> Lpm<K, L> {
         }
     }
 
+    /// [`Lpm::patch`] for many changed prefixes (sorted, deduplicated); the IPv6
+    /// structure rebuilds each affected chunk once.
+    pub(crate) fn patch_many(&mut self, rib: &Rib<K, L>, changed: &[(K, u8)]) {
+        match &mut self.0 {
+            Inner::Poptrie(p) => {
+                for &(k, len) in changed {
+                    p.patch(rib, k, len);
+                }
+            }
+            Inner::Ranges(r) => r.patch_many(rib, changed),
+        }
+    }
+
     /// Single-address lookup: the leaf of the longest matching prefix.
     #[inline]
     pub fn lookup(&self, addr: K) -> Option<L> {

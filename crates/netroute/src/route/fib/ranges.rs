@@ -529,30 +529,60 @@ impl<K: Key, L: Leaf> Ranges<K, L> {
     /// Brings the structure up to date with `rib` after the prefix `(k, len)` changed
     /// there (see the module docs, "Updates").
     pub(crate) fn patch(&mut self, rib: &Rib<K, L>, k: K, len: u8) {
-        let mut items = Vec::new();
-        if u32::from(len) <= K::DIRECT_BITS {
-            let (lo, n) = Rib::<K, L>::chunk_span(k, len);
-            for c in lo..lo + n {
-                self.rebuild_chunk(rib, c, &mut items);
-            }
-            return;
-        }
+        self.patch_many(rib, &[(k, len)]);
+    }
+
+    /// [`Ranges::patch`] for many changed prefixes at once: every affected chunk is
+    /// rebuilt once, with all its changed units spliced in one pass.
+    pub(crate) fn patch_many(&mut self, rib: &Rib<K, L>, changed: &[(K, u8)]) {
         let off = K::DIRECT_BITS;
-        let c = k.top(off);
-        // The unit: the prefix itself, or the key block holding it.
-        let ql = (u32::from(len)).min(off + KEY_BITS) as u8;
-        let qa = k.and(K::mask(ql));
-        let s = window(qa, off);
-        let e = last_key(s, u32::from(ql), off);
-        // The leaf of the longest prefix covering the unit from outside.
-        let (inherit, _) = rib.covering(qa, ql);
-        // Prefixes inside the unit (itself included), sorted.
-        rib.items_in(qa, u32::from(ql), &mut items);
-        if let Some(&v) = rib.map.get(&(qa, ql)) {
-            items.insert(0, (qa, ql, v));
+        let mut items = Vec::new();
+        // Chunks to recompile whole (covered by a changed short prefix), and the units
+        // (a prefix, or the key block holding it) per other chunk.
+        let mut whole: Vec<usize> = Vec::new();
+        let mut units: Vec<(usize, u32, u32, K, u8)> = Vec::new();
+        for &(k, len) in changed {
+            if u32::from(len) <= off {
+                let (lo, n) = Rib::<K, L>::chunk_span(k, len);
+                whole.extend(lo..lo + n);
+            } else {
+                let ql = u32::from(len).min(off + KEY_BITS) as u8;
+                let qa = k.and(K::mask(ql));
+                let s = window(qa, off);
+                units.push((k.top(off), s, last_key(s, u32::from(ql), off), qa, ql));
+            }
         }
-        let mut seg = Vec::new();
-        sweep(&items, off, inherit, s, e, &mut seg);
+        whole.sort_unstable();
+        whole.dedup();
+        for &c in &whole {
+            self.rebuild_chunk(rib, c, &mut items);
+        }
+        // By chunk, then start; the outer of nested units first.
+        units.sort_unstable_by(|a, b| (a.0, a.1, b.2).cmp(&(b.0, b.1, a.2)));
+        let mut u = 0;
+        while u < units.len() {
+            let c = units[u].0;
+            let mut v = u;
+            while v < units.len() && units[v].0 == c {
+                v += 1;
+            }
+            if whole.binary_search(&c).is_err() {
+                self.splice_chunk(rib, c, &units[u..v], &mut items);
+            }
+            u = v;
+        }
+    }
+
+    /// Recomputes the ranges of `units` (sorted by start, outer first; each a prefix
+    /// interval `s..=e` of chunk `c`) from `rib` and splices them into the chunk.
+    fn splice_chunk(
+        &mut self,
+        rib: &Rib<K, L>,
+        c: usize,
+        units: &[(usize, u32, u32, K, u8)],
+        items: &mut Vec<(K, u8, E<L>)>,
+    ) {
+        let off = K::DIRECT_BITS;
         // The current ranges of the chunk, as keys and wide values.
         let old = self.direct[c];
         let (okeys, ovals): (Vec<u32>, Vec<u32>) = if old & CHILD == 0 {
@@ -565,31 +595,49 @@ impl<K: Key, L: Leaf> Ranges<K, L> {
                 ch.ranges(Self::LK, L::WIDTH as usize)
             }
         };
-        let i = okeys.partition_point(|&x| x < s);
-        let j = okeys.partition_point(|&x| x <= e);
-        // Child blocks inside the unit are recompiled: free the old ones.
-        for &v in &ovals[i..j] {
-            self.release(v);
-        }
-        let (skeys, svals) = self.resolve(&items, off, &seg);
-        let mut keys = Vec::with_capacity(okeys.len() + skeys.len() + 1);
-        let mut vals = Vec::with_capacity(okeys.len() + skeys.len() + 1);
-        keys.extend_from_slice(&okeys[..i]);
-        vals.extend_from_slice(&ovals[..i]);
-        for (&k2, &v) in skeys.iter().zip(&svals) {
-            push_range(&mut keys, &mut vals, k2, v);
-        }
-        if e != u32::MAX {
-            // The range after the unit: its start, or the range running across `e`.
-            if j < okeys.len() && okeys[j] == e + 1 {
-                push_range(&mut keys, &mut vals, okeys[j], ovals[j]);
-                keys.extend_from_slice(&okeys[j + 1..]);
-                vals.extend_from_slice(&ovals[j + 1..]);
-            } else {
-                push_range(&mut keys, &mut vals, e + 1, ovals[j - 1]);
-                keys.extend_from_slice(&okeys[j..]);
-                vals.extend_from_slice(&ovals[j..]);
+        let mut keys = Vec::with_capacity(okeys.len() + 2 * units.len() + 1);
+        let mut vals = Vec::with_capacity(okeys.len() + 2 * units.len() + 1);
+        let mut seg = Vec::new();
+        // Old ranges before `cur` are consumed.
+        let mut cur = 0usize;
+        // End of the last unit spliced (units nested in it are covered).
+        let mut done: Option<u32> = None;
+        for &(_, s, e, qa, ql) in units {
+            if done.is_some_and(|d| s <= d) {
+                continue;
             }
+            done = Some(e);
+            // The leaf of the longest prefix covering the unit from outside, and the
+            // prefixes inside it (itself included), sorted.
+            let (inherit, _) = rib.covering(qa, ql);
+            rib.items_in(qa, u32::from(ql), items);
+            if let Some(&v) = rib.map.get(&(qa, ql)) {
+                items.insert(0, (qa, ql, v));
+            }
+            seg.clear();
+            sweep(items, off, inherit, s, e, &mut seg);
+            let i = cur + okeys[cur..].partition_point(|&x| x < s);
+            let j = cur + okeys[cur..].partition_point(|&x| x <= e);
+            for (&k2, &v) in okeys[cur..i].iter().zip(&ovals[cur..i]) {
+                push_range(&mut keys, &mut vals, k2, v);
+            }
+            // Child blocks inside the unit are recompiled: free the old ones.
+            for &v in &ovals[i..j] {
+                self.release(v);
+            }
+            let (skeys, svals) = self.resolve(items, off, &seg);
+            for (&k2, &v) in skeys.iter().zip(&svals) {
+                push_range(&mut keys, &mut vals, k2, v);
+            }
+            // The range after the unit starts at e + 1 (an old start, or the old range
+            // running across `e`, which is a leaf: a child range is one key wide).
+            if e != u32::MAX && !(j < okeys.len() && okeys[j] == e + 1) {
+                push_range(&mut keys, &mut vals, e + 1, ovals[j - 1]);
+            }
+            cur = j;
+        }
+        for (&k2, &v) in okeys[cur..].iter().zip(&ovals[cur..]) {
+            push_range(&mut keys, &mut vals, k2, v);
         }
         if old & CHILD != 0 {
             let at = (old & !CHILD) as usize;
