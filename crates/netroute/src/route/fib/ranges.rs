@@ -91,15 +91,20 @@ fn rank(line: &Line, x: u32, lk: usize) -> usize {
 /// Keys per leaf line of a wide chunk (eight keys, eight 32-bit values).
 const WIDE_LK: usize = 8;
 
-/// One chunk: a search tree over the start keys of its ranges. Leaf lines hold `lk`
-/// keys followed by their `lk` values packed `width` bits each in the same line (ten
-/// 16-bit or eight 32-bit values), so the last tree step also fetches the answer.
+/// One chunk: a search tree over the start keys of its ranges. Leaf lines hold up to
+/// `lk` keys followed by their `lk` values packed `width` bits each in the same line (ten
+/// 16-bit or eight 32-bit values), so the last tree step also fetches the answer. A leaf
+/// line may be partly filled (after a patch): its unused key lanes hold `u32::MAX` and
+/// repeat the last value, so a lookup needs no fill count (only the key `u32::MAX`
+/// itself can reach such a lane, and then the repeated value is the right answer).
 #[derive(Clone, Debug)]
 struct Chunk {
     /// Internal levels top-down, then the leaf lines.
     lines: Box<[Line]>,
     /// Number of ranges (at least 1).
     n: u32,
+    /// Number of ranges pointing at child chunks.
+    children: u32,
     /// Internal level offsets, right-aligned: `off[MAXH - 1]` is the level just above
     /// the leaves; levels a chunk does not have alias its root (offset 0).
     off: [u32; MAXH],
@@ -113,12 +118,58 @@ struct Chunk {
     wide: bool,
 }
 
+/// Packs ranges densely into leaf lines of `lk` keys and `width`-bit values, appending
+/// to `out`.
+fn pack(keys: &[u32], vals: &[u32], lk: usize, width: usize, out: &mut Vec<Line>) {
+    let per = 32 / width;
+    let low = if width == 32 {
+        u32::MAX
+    } else {
+        (1u32 << width) - 1
+    };
+    for (ks, vs) in keys.chunks(lk).zip(vals.chunks(lk)) {
+        let mut line = Line([u32::MAX; KEYS]);
+        line.0[..ks.len()].copy_from_slice(ks);
+        line.0[lk..].fill(0);
+        let last = vs.last().copied().unwrap_or(0);
+        for slot in 0..lk {
+            let v = vs.get(slot).copied().unwrap_or(last) & low;
+            line.0[lk + slot / per] |= v << (width * (slot % per));
+        }
+        out.push(line);
+    }
+}
+
+/// Decodes leaf lines into ranges (start keys and widened values), appending.
+fn unpack(lines: &[Line], lk: usize, width: usize, keys: &mut Vec<u32>, vals: &mut Vec<u32>) {
+    let low = if width == 32 {
+        u32::MAX
+    } else {
+        (1u32 << width) - 1
+    };
+    for line in lines {
+        keys.push(line.0[0]);
+        vals.push(value(line, lk, width, 0) & low);
+        for slot in 1..lk {
+            let k = line.0[slot];
+            let v = value(line, lk, width, slot) & low;
+            // Unused lanes: `u32::MAX` repeating the previous value.
+            if k <= line.0[slot - 1] || (k == u32::MAX && Some(&v) == vals.last()) {
+                break;
+            }
+            keys.push(k);
+            vals.push(v);
+        }
+    }
+}
+
 impl Chunk {
     /// A freed slot (never reached by a lookup).
     fn hole() -> Self {
         Chunk {
             lines: Box::new([]),
             n: 0,
+            children: 0,
             off: [0; MAXH],
             lim: [0; MAXH],
             leaf: 0,
@@ -131,29 +182,15 @@ impl Chunk {
         self.lines.len() * std::mem::size_of::<Line>()
     }
 
-    /// The ranges: sorted start keys and their values widened to `u32`.
-    fn ranges(&self, lk: usize, width: usize) -> (Vec<u32>, Vec<u32>) {
-        let n = self.n as usize;
-        let mut keys = Vec::with_capacity(n + 1);
-        let mut vals = Vec::with_capacity(n + 1);
-        for line in self.lines[self.leaf as usize..].iter() {
-            for slot in 0..lk {
-                if keys.len() == n {
-                    break;
-                }
-                keys.push(line.0[slot]);
-                vals.push(value(line, lk, width, slot));
-            }
-        }
-        (keys, vals)
+    fn leaves(&self) -> &[Line] {
+        &self.lines[self.leaf as usize..]
     }
 
-    /// Builds the tree over `keys` (sorted, distinct, `keys[0] == 0`) with `vals`
-    /// stored `width` bits each, `lk` per leaf line.
-    fn new(keys: &[u32], vals: &[u32], lk: usize, width: usize, wide: bool) -> Self {
-        let n = keys.len();
+    /// Builds the internal levels over `leaves` (packed leaf lines, at least one) holding
+    /// `n` ranges of which `children` are child pointers.
+    fn new(leaves: Vec<Line>, n: usize, children: usize, wide: bool) -> Self {
         // Level sizes, leaves first.
-        let mut sizes = vec![n.div_ceil(lk)];
+        let mut sizes = vec![leaves.len()];
         while let Some(&s) = sizes.last() {
             if s <= 1 {
                 break;
@@ -161,8 +198,9 @@ impl Chunk {
             sizes.push(s.div_ceil(FAN));
         }
         let height = sizes.len() - 1;
-        let total: usize = sizes.iter().sum();
-        let mut lines = vec![Line([u32::MAX; KEYS]); total];
+        let inner: usize = sizes[1..].iter().sum();
+        let mut lines = vec![Line([u32::MAX; KEYS]); inner];
+        lines.extend_from_slice(&leaves);
         let mut off = [0u32; MAXH];
         let mut lim = [0u32; MAXH];
         // Internal level j (1 = just above the leaves) sits at `MAXH - j`.
@@ -170,39 +208,22 @@ impl Chunk {
         for j in (1..=height).rev() {
             off[MAXH - j] = at as u32;
             lim[MAXH - j] = (sizes[j - 1] - 1) as u32;
-            // Leaf blocks under one node of level j - 1.
+            // Leaf lines under one node of level j - 1.
             let span = FAN.pow(j as u32 - 1);
             for m in 0..sizes[j] {
-                let line = &mut lines[at + m];
                 for t in 1..FAN {
                     let child = m * FAN + t;
                     if child < sizes[j - 1] {
-                        line.0[t - 1] = keys[child * span * lk];
+                        lines[at + m].0[t - 1] = leaves[child * span].0[0];
                     }
                 }
             }
             at += sizes[j];
         }
-        let per = 32 / width;
-        for ((line, ks), vs) in lines[at..]
-            .iter_mut()
-            .zip(keys.chunks(lk))
-            .zip(vals.chunks(lk))
-        {
-            line.0[..ks.len()].copy_from_slice(ks);
-            line.0[lk..].fill(0);
-            for (slot, &v) in vs.iter().enumerate() {
-                let w = if width == 32 {
-                    v
-                } else {
-                    v & ((1 << width) - 1)
-                };
-                line.0[lk + slot / per] |= w << (width * (slot % per));
-            }
-        }
         Chunk {
             lines: lines.into_boxed_slice(),
             n: n as u32,
+            children: children as u32,
             off,
             lim,
             leaf: at as u32,
@@ -222,13 +243,13 @@ impl Chunk {
         idx
     }
 
-    /// The value (widened) of the range containing `x` within leaf line `idx`.
+    /// The value (widened, not masked) of the range containing `x` within leaf line
+    /// `idx`.
     #[inline(always)]
     fn leaf_value(&self, idx: usize, x: u32, lk: usize, width: usize) -> u32 {
         let line = &self.lines[self.leaf as usize + idx];
         let c = rank(line, x, lk);
-        let last = (self.n as usize).saturating_sub(1 + idx * lk);
-        value(line, lk, width, c.saturating_sub(1).min(last))
+        value(line, lk, width, c.saturating_sub(1).min(lk - 1))
     }
 }
 
@@ -466,8 +487,10 @@ impl<K: Key, L: Leaf> Ranges<K, L> {
         let at = (w & !CHILD) as usize;
         let ch = std::mem::replace(&mut self.chunks[at], Chunk::hole());
         if ch.wide {
-            for v in ch.ranges(WIDE_LK, 32).1 {
-                self.release(v);
+            let (mut k, mut v) = (Vec::new(), Vec::new());
+            unpack(ch.leaves(), WIDE_LK, 32, &mut k, &mut v);
+            for w in v {
+                self.release(w);
             }
         }
         self.free.push(at as u32);
@@ -510,12 +533,20 @@ impl<K: Key, L: Leaf> Ranges<K, L> {
         if keys.len() == 1 && vals[0] & CHILD == 0 {
             return vals[0];
         }
-        let ch = if vals.iter().any(|&v| v & CHILD != 0) {
-            Chunk::new(keys, &vals, WIDE_LK, 32, true)
+        let children = vals.iter().filter(|&&v| v & CHILD != 0).count();
+        let (lk, width) = self.format(children > 0);
+        let mut leaves = Vec::with_capacity(keys.len().div_ceil(lk));
+        pack(keys, &vals, lk, width, &mut leaves);
+        self.store(Chunk::new(leaves, keys.len(), children, children > 0))
+    }
+
+    /// Leaf-line format: keys per line and value width.
+    fn format(&self, wide: bool) -> (usize, usize) {
+        if wide {
+            (WIDE_LK, 32)
         } else {
-            Chunk::new(keys, &vals, Self::LK, L::WIDTH as usize, false)
-        };
-        self.store(ch)
+            (Self::LK, L::WIDTH as usize)
+        }
     }
 
     /// Recompiles chunk `c` from `rib`.
@@ -574,7 +605,11 @@ impl<K: Key, L: Leaf> Ranges<K, L> {
     }
 
     /// Recomputes the ranges of `units` (sorted by start, outer first; each a prefix
-    /// interval `s..=e` of chunk `c`) from `rib` and splices them into the chunk.
+    /// interval `s..=e` of chunk `c`) from `rib` and splices them into the chunk: only
+    /// the leaf lines from the one before the first unit to the one after the last unit
+    /// are decoded and repacked (the others are copied), then the internal levels are
+    /// rebuilt. Repacking leaves partly filled lines; when the leaf lines exceed the
+    /// dense count by a quarter, the chunk is repacked densely.
     fn splice_chunk(
         &mut self,
         rib: &Rib<K, L>,
@@ -583,21 +618,40 @@ impl<K: Key, L: Leaf> Ranges<K, L> {
         items: &mut Vec<(K, u8, E<L>)>,
     ) {
         let off = K::DIRECT_BITS;
-        // The current ranges of the chunk, as keys and wide values.
-        let old = self.direct[c];
-        let (okeys, ovals): (Vec<u32>, Vec<u32>) = if old & CHILD == 0 {
-            (vec![0], vec![old])
-        } else {
-            let ch = &self.chunks[(old & !CHILD) as usize];
-            if ch.wide {
-                ch.ranges(WIDE_LK, 32)
-            } else {
-                ch.ranges(Self::LK, L::WIDTH as usize)
-            }
+        let (Some(first), Some(last)) = (units.first(), units.iter().map(|u| u.2).max()) else {
+            return;
         };
+        // The window of old ranges (keys, wide values) to recompute, and the leaf lines
+        // before and after it.
+        let old = self.direct[c];
+        let (mut okeys, mut ovals) = (Vec::new(), Vec::new());
+        let (mut before, mut after): (&[Line], &[Line]) = (&[], &[]);
+        let (mut old_n, mut old_children, mut old_wide) = (1usize, 0usize, false);
+        let chunk_at = (old & CHILD != 0).then_some((old & !CHILD) as usize);
+        // Taken out of its slot (which stays off the free list until the end).
+        let old_chunk = chunk_at.map(|at| std::mem::replace(&mut self.chunks[at], Chunk::hole()));
+        if let Some(ch) = &old_chunk {
+            let (lk, width) = self.format(ch.wide);
+            let leaves = ch.leaves();
+            let la = ch.descend(self.height, first.1).min(leaves.len() - 1);
+            let lb = ch.descend(self.height, last).min(leaves.len() - 1);
+            let l0 = la.saturating_sub(1);
+            let l1 = (lb + 2).min(leaves.len());
+            unpack(&leaves[l0..l1], lk, width, &mut okeys, &mut ovals);
+            before = &leaves[..l0];
+            after = &leaves[l1..];
+            old_n = ch.n as usize;
+            old_children = ch.children as usize;
+            old_wide = ch.wide;
+        } else {
+            okeys.push(0);
+            ovals.push(old);
+        }
         let mut keys = Vec::with_capacity(okeys.len() + 2 * units.len() + 1);
         let mut vals = Vec::with_capacity(okeys.len() + 2 * units.len() + 1);
         let mut seg = Vec::new();
+        let mut released = 0usize;
+        let mut freed: Vec<u32> = Vec::new();
         // Old ranges before `cur` are consumed.
         let mut cur = 0usize;
         // End of the last unit spliced (units nested in it are covered).
@@ -621,9 +675,13 @@ impl<K: Key, L: Leaf> Ranges<K, L> {
             for (&k2, &v) in okeys[cur..i].iter().zip(&ovals[cur..i]) {
                 push_range(&mut keys, &mut vals, k2, v);
             }
-            // Child blocks inside the unit are recompiled: free the old ones.
+            // Child blocks inside the unit are recompiled: free the old ones (after the
+            // new ones are compiled, so that their slots are not reused meanwhile).
             for &v in &ovals[i..j] {
-                self.release(v);
+                if v & CHILD != 0 {
+                    released += 1;
+                    freed.push(v);
+                }
             }
             let (skeys, svals) = self.resolve(items, off, &seg);
             for (&k2, &v) in skeys.iter().zip(&svals) {
@@ -639,12 +697,42 @@ impl<K: Key, L: Leaf> Ranges<K, L> {
         for (&k2, &v) in okeys[cur..].iter().zip(&ovals[cur..]) {
             push_range(&mut keys, &mut vals, k2, v);
         }
-        if old & CHILD != 0 {
-            let at = (old & !CHILD) as usize;
-            self.chunks[at] = Chunk::hole();
+        for v in freed {
+            self.release(v);
+        }
+        let added = vals.iter().filter(|&&v| v & CHILD != 0).count();
+        let children = old_children + added - released;
+        let n = old_n - okeys.len() + keys.len();
+        let wide = children > 0;
+        let (lk, width) = self.format(wide);
+        let entry = if n == 1 && !wide {
+            vals[0]
+        } else if wide != old_wide || {
+            let lines = before.len() + keys.len().div_ceil(lk) + after.len();
+            lines > 2 + n.div_ceil(lk) * 5 / 4
+        } {
+            // New format or too sparse: everything decoded and packed densely.
+            let (olk, owidth) = self.format(old_wide);
+            let (mut all_k, mut all_v) = (Vec::with_capacity(n), Vec::with_capacity(n));
+            unpack(before, olk, owidth, &mut all_k, &mut all_v);
+            all_k.extend_from_slice(&keys);
+            all_v.extend_from_slice(&vals);
+            unpack(after, olk, owidth, &mut all_k, &mut all_v);
+            let mut leaves = Vec::with_capacity(n.div_ceil(lk));
+            pack(&all_k, &all_v, lk, width, &mut leaves);
+            self.store(Chunk::new(leaves, all_k.len(), children, wide))
+        } else {
+            let mut leaves =
+                Vec::with_capacity(before.len() + keys.len().div_ceil(lk) + after.len());
+            leaves.extend_from_slice(before);
+            pack(&keys, &vals, lk, width, &mut leaves);
+            leaves.extend_from_slice(after);
+            self.store(Chunk::new(leaves, n, children, wide))
+        };
+        if let Some(at) = chunk_at {
             self.free.push(at as u32);
         }
-        self.direct[c] = self.make(&keys, vals);
+        self.direct[c] = entry;
     }
 }
 
