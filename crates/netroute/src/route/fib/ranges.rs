@@ -186,11 +186,19 @@ impl Chunk {
         &self.lines[self.leaf as usize..]
     }
 
-    /// Builds the internal levels over `leaves` (packed leaf lines, at least one) holding
-    /// `n` ranges of which `children` are child pointers.
-    fn new(leaves: Vec<Line>, n: usize, children: usize, wide: bool) -> Self {
+    /// Builds a chunk of `nleaves` leaf lines (at least one), appended by `fill` to the
+    /// line vector after the internal levels, holding `n` ranges of which `children`
+    /// are child pointers; then computes the internal levels. The leaf lines are
+    /// written once, in place.
+    fn new(
+        nleaves: usize,
+        fill: impl FnOnce(&mut Vec<Line>),
+        n: usize,
+        children: usize,
+        wide: bool,
+    ) -> Self {
         // Level sizes, leaves first.
-        let mut sizes = vec![leaves.len()];
+        let mut sizes = vec![nleaves];
         while let Some(&s) = sizes.last() {
             if s <= 1 {
                 break;
@@ -199,8 +207,10 @@ impl Chunk {
         }
         let height = sizes.len() - 1;
         let inner: usize = sizes[1..].iter().sum();
-        let mut lines = vec![Line([u32::MAX; KEYS]); inner];
-        lines.extend_from_slice(&leaves);
+        let mut lines = Vec::with_capacity(inner + nleaves);
+        lines.resize(inner, Line([u32::MAX; KEYS]));
+        fill(&mut lines);
+        debug_assert_eq!(lines.len(), inner + nleaves, "leaf line count");
         let mut off = [0u32; MAXH];
         let mut lim = [0u32; MAXH];
         // Internal level j (1 = just above the leaves) sits at `MAXH - j`.
@@ -214,7 +224,8 @@ impl Chunk {
                 for t in 1..FAN {
                     let child = m * FAN + t;
                     if child < sizes[j - 1] {
-                        lines[at + m].0[t - 1] = leaves[child * span].0[0];
+                        let k = lines.get(inner + child * span).map_or(u32::MAX, |l| l.0[0]);
+                        lines[at + m].0[t - 1] = k;
                     }
                 }
             }
@@ -535,9 +546,14 @@ impl<K: Key, L: Leaf> Ranges<K, L> {
         }
         let children = vals.iter().filter(|&&v| v & CHILD != 0).count();
         let (lk, width) = self.format(children > 0);
-        let mut leaves = Vec::with_capacity(keys.len().div_ceil(lk));
-        pack(keys, &vals, lk, width, &mut leaves);
-        self.store(Chunk::new(leaves, keys.len(), children, children > 0))
+        let ch = Chunk::new(
+            keys.len().div_ceil(lk),
+            |out| pack(keys, &vals, lk, width, out),
+            keys.len(),
+            children,
+            children > 0,
+        );
+        self.store(ch)
     }
 
     /// Leaf-line format: keys per line and value width.
@@ -718,16 +734,27 @@ impl<K: Key, L: Leaf> Ranges<K, L> {
             all_k.extend_from_slice(&keys);
             all_v.extend_from_slice(&vals);
             unpack(after, olk, owidth, &mut all_k, &mut all_v);
-            let mut leaves = Vec::with_capacity(n.div_ceil(lk));
-            pack(&all_k, &all_v, lk, width, &mut leaves);
-            self.store(Chunk::new(leaves, all_k.len(), children, wide))
+            let ch = Chunk::new(
+                all_k.len().div_ceil(lk),
+                |out| pack(&all_k, &all_v, lk, width, out),
+                all_k.len(),
+                children,
+                wide,
+            );
+            self.store(ch)
         } else {
-            let mut leaves =
-                Vec::with_capacity(before.len() + keys.len().div_ceil(lk) + after.len());
-            leaves.extend_from_slice(before);
-            pack(&keys, &vals, lk, width, &mut leaves);
-            leaves.extend_from_slice(after);
-            self.store(Chunk::new(leaves, n, children, wide))
+            let ch = Chunk::new(
+                before.len() + keys.len().div_ceil(lk) + after.len(),
+                |out| {
+                    out.extend_from_slice(before);
+                    pack(&keys, &vals, lk, width, out);
+                    out.extend_from_slice(after);
+                },
+                n,
+                children,
+                wide,
+            );
+            self.store(ch)
         };
         if let Some(at) = chunk_at {
             self.free.push(at as u32);
