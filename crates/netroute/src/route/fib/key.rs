@@ -174,4 +174,15 @@ mod tests {
         assert_eq!(a.stride(122), 0b000011);
         assert_eq!(u128::mask(128), u128::MAX);
     }
+
+    #[test]
+    fn windows() {
+        let a: u128 = 0x2001_0db8_1234_5678_9abc_def0_1122_3344;
+        assert_eq!(a.window(16), 0x0db8_1234);
+        assert_eq!(a.window(48), 0x5678_9abc);
+        assert_eq!(a.window(112), 0x3344_0000);
+        assert_eq!(a.window(128), 0);
+        assert_eq!(0x0a0b_0c0du32.window(16), 0x0c0d_0000);
+        assert_eq!(0x0a0b_0c0du32.window(32), 0);
+    }
 }
