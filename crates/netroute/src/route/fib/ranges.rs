@@ -14,27 +14,32 @@
 //!   range covers exactly one key and points at a child chunk keyed on the next 32 bits.
 //!   IPv6 levels start at bits 16, 48, 80 and 112, so a /48 is resolved in the first
 //!   chunk and a /128 at most four chunks deep.
-//! * **Tree**: leaf lines hold the keys 16 per line (padded with `u32::MAX`); internal
-//!   lines hold 16 separators for 17 children (the first key of the subtree of children
-//!   1..=16). Levels are stored top-down, root first; level sizes follow from the key
-//!   count (`ceil(n / 16)`, then `ceil(_ / 17)` up to one line). The child index at every
-//!   level is clamped to the level below, which makes `u32::MAX` padding harmless.
+//! * **Tree**: leaf lines hold up to `lk` keys and their values in the same 64-byte
+//!   line (ten keys and ten 16-bit leaves, or eight keys and eight 32-bit values), so
+//!   the last tree step also fetches the answer; unused key lanes hold `u32::MAX` and
+//!   repeat the last value. Internal lines hold 16 separators for 17 children (the
+//!   first key of the leaf line starting the subtree of children 1..=16). Levels are
+//!   stored top-down, root first; level sizes follow from the leaf line count (then
+//!   `ceil(_ / 17)` up to one line). The child index at every level is clamped to the
+//!   level below, which makes `u32::MAX` padding harmless.
 //! * **Same height**: every lookup runs `height` internal levels, the maximum over all
 //!   chunks; a chunk with fewer levels repeats its root line for the missing ones (an
 //!   offset of 0 and a clamp to index 0), so there is no per-chunk loop exit to mispredict
 //!   and no padding memory.
 //!
 //! The key compare is a fixed 16-lane `k <= x` count over `[u32; 16]`, which the compiler
-//! vectorizes (AVX2 / AVX-512 when the target enables them).
+//! vectorizes (one AVX-512 compare and a `popcnt`; AVX2 compares and adds; SSE2).
 //!
 //! # Updates
 //!
 //! A change to a prefix longer than `DIRECT_BITS` recomputes only the ranges inside that
 //! prefix (or inside the 32-bit key block holding it, for a prefix resolved in a child
-//! chunk) from the prefix set and splices them into the chunk's sorted range list; the
-//! chunk's tree is then rebuilt into fresh memory (`O(ranges of the chunk)` copying, no
-//! prefix-set scan). A change to a prefix of `DIRECT_BITS` bits or fewer recompiles every
-//! chunk it covers.
+//! chunk) from the prefix set and splices them into the chunk: the leaf lines around the
+//! changed units are decoded and repacked (possibly partly filled), the others copied,
+//! and the internal levels rebuilt, into a fresh allocation (no prefix-set scan beyond
+//! the unit). A chunk whose leaf lines exceed the dense count by a quarter is repacked
+//! densely. A change to a prefix of `DIRECT_BITS` bits or fewer recompiles every chunk it
+//! covers.
 
 use super::NextHop;
 use super::key::Key;
