@@ -371,7 +371,17 @@ impl<K: Key, L: Leaf> Ranges<K, L> {
     /// Single-address lookup.
     #[inline]
     pub(crate) fn lookup(&self, addr: K) -> Option<L> {
-        let mut w = self.direct[addr.top(K::DIRECT_BITS)];
+        let w = self.direct[addr.top(K::DIRECT_BITS)];
+        if w & CHILD == 0 {
+            return L::from_enc(E::<L>::from_u64(u64::from(w)));
+        }
+        self.lookup_chunk(w, addr)
+    }
+
+    /// The tree part of [`Ranges::lookup`], kept out of line so that the direct-table
+    /// hit stays a few instructions where the lookup is inlined.
+    #[inline(never)]
+    fn lookup_chunk(&self, mut w: u32, addr: K) -> Option<L> {
         let mut off = K::DIRECT_BITS;
         loop {
             if w & CHILD == 0 {
