@@ -80,8 +80,11 @@
 //! BENCHMARKS.md `## FIB`, the Poptrie measured in the same session): **10.32 B/prefix**
 //! (Poptrie 15.92; goal 12), in-table **4.35x** single-address and **6.40x** batched
 //! (Poptrie 2.70x / 3.57x; goals 4x, and 8x batched: missed by a fifth), uniform 4.02x /
-//! 7.33x (Poptrie 4.84x / 6.54x: its 18-bit direct table answered more uniform
-//! addresses with one load), dependent **2.01x** (Poptrie 1.69x; goal 1.5x, stretch 2x). Bulk build 58 ms from shuffled input. The
+//! 7.33x (Poptrie 4.84x / 6.54x), dependent **2.01x** (Poptrie 1.69x; goal 1.5x, stretch
+//! 2x). In a lighter-load re-run (after keeping the direct-table hit inline, where
+//! prefix-trie itself ran twice as fast): in-table 3.94x single (goal 4x: missed by
+//! 1.5 %) and 5.59x batched, uniform 8.29x / 7.66x, dependent 1.84x; the Poptrie in the
+//! same window 2.64x / 3.47x, 5.31x / 6.96x, 1.61x. Bulk build 58 ms from shuffled input. The
 //! price is in updates: a patch rewrites a whole chunk's lines (up to 4,000 lines for the
 //! largest /16), see "Updates".
 //!
@@ -147,11 +150,12 @@
 //! lines exceed the dense count by a quarter is repacked densely. A batch
 //! ([`SharedFib::apply`], the routing table's versions) splices all the units of a chunk
 //! in one pass. A prefix of /16 or shorter recompiles every chunk it covers. Replaying
-//! the 24 h RIS stream one update at a time costs **10.1 µs** per update on average (p50
-//! 5.0 µs, p99 22.7 µs; goal 100 µs; the Poptrie took 2.1 µs in the same session): the
-//! copy of the chunk (up to 256 KB for the largest /16) dominates. Batches of 4,096
-//! updates through [`SharedFib`] run at 0.35 M updates/s (Poptrie 0.66 M): most of a
-//! chunk's lines are rewritten per batch, twice (left-right).
+//! the 24 h RIS stream one update at a time costs **10.1 µs** per update on average
+//! loaded, 6.5 µs under lighter load (p99 21–23 µs; goal 100 µs; the Poptrie took 2.1 /
+//! 1.4 µs in the same windows): the copy of the chunk (up to 256 KB for the largest /16)
+//! dominates. Batches of 4,096 updates through [`SharedFib`] run at 0.35 / 0.54 M
+//! updates/s (Poptrie 0.66 / 0.95 M): most of a chunk's lines are rewritten per batch,
+//! twice (left-right).
 //!
 //! A bulk build ([`Fib::from_routes`]) compiles in one ordered pass (IPv4 median 130 ms,
 //! IPv6 58 ms, shuffled input, noisy machine).
