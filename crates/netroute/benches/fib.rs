@@ -388,12 +388,28 @@ fn main() {
             "NOT enabled: software popcount"
         }
     );
+    println!(
+        "fib bench: IPv6 range compare compiled for {}",
+        if cfg!(target_feature = "avx512f") {
+            "AVX-512 (avx512f)"
+        } else if cfg!(target_feature = "avx2") {
+            "AVX2"
+        } else {
+            "baseline SSE2"
+        }
+    );
     let mut c = Criterion::default().configure_from_args();
     bench_family::<u32>(&mut c);
     bench_family::<u128>(&mut c);
     c.final_summary();
-    if std::env::var_os("FIB_REPORT").is_some_and(|v| v != "0") {
-        report_family::<u32>();
-        report_family::<u128>();
+    // FIB_REPORT=1 reports both families, FIB_REPORT=v4 / v6 one of them.
+    let report = std::env::var("FIB_REPORT").unwrap_or_default();
+    if !report.is_empty() && report != "0" {
+        if report != "v6" {
+            report_family::<u32>();
+        }
+        if report != "v4" {
+            report_family::<u128>();
+        }
     }
 }

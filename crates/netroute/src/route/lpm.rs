@@ -11,7 +11,8 @@
 //!
 //! # Implementations
 //!
-//! * [`CompiledFib`] (the default): the Poptrie-style compiled LPM of `route/fib/` with
+//! * [`CompiledFib`] (the default): the compiled LPM of `route/fib/` (a Poptrie for
+//!   IPv4, flattened ranges searched by cache-line trees for IPv6) with
 //!   30-bit [`SlabIndex`] leaves, run left-right: the writer patches a private copy
 //!   (only the units the changed prefixes live in), the table publishes it, and the
 //!   retired copy, after its grace period, is patched the same way and becomes the next
@@ -38,7 +39,7 @@
 //! | table | u16 leaves (512 next hops) | u32 leaves (512 values) | u32 leaves (one slab index per prefix) |
 //! |---|---|---|---|
 //! | IPv4, 1,042,325 prefixes | 3.93 | 6.07 | 6.08 |
-//! | IPv6, 246,175 prefixes | 15.92 | 18.92 | 18.93 |
+//! | IPv6, 246,175 prefixes | 10.32 | 12.63 | 12.64 |
 //!
 //! The route table holds two copies (left-right) plus the FIB's own prefix set (about
 //! 19 B/prefix IPv4, 59 B/prefix IPv6, estimated): about 33 MB for the IPv4 full table,
@@ -89,7 +90,8 @@ pub(crate) type DefaultFib<P> = CompiledFib<P>;
 /// The largest slab index a FIB can serve (the table's slab is capped to it).
 pub(crate) const MAX_SLAB_INDEX: u32 = SlabIndex::MAX;
 
-/// The compiled FIB (Poptrie-style, `route/fib/`) with slab-index leaves; see the module
+/// The compiled FIB (`route/fib/`: Poptrie for IPv4, ranges for IPv6) with slab-index
+/// leaves; see the module
 /// docs.
 pub(crate) struct CompiledFib<P: Afi>(Version<P::FibKey, SlabIndex>);
 

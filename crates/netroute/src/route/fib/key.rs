@@ -23,6 +23,9 @@ pub trait Key: sealed::Sealed + Copy + Ord + Eq + Hash + Debug + Send + Sync + '
     /// Whether chunks whose prefixes all end within the first stride below the direct
     /// table are stored as one leaf-only record (see the module docs).
     const COMPACT: bool;
+    /// Whether the family compiles to the range-search structure (`ranges.rs`, IPv6)
+    /// rather than the Poptrie (IPv4); see the module docs for why.
+    const RANGES: bool;
     /// The all-zero address.
     const ZERO: Self;
 
@@ -38,6 +41,8 @@ pub trait Key: sealed::Sealed + Copy + Ord + Eq + Hash + Debug + Send + Sync + '
     fn stride(self, off: u32) -> usize;
     /// The address whose top `n` bits are `idx` and whose other bits are zero.
     fn from_top(idx: usize, n: u32) -> Self;
+    /// The 32 bits starting at bit `off` (from the top), zero-padded past the end.
+    fn window(self, off: u32) -> u32;
     /// The address in its usual text form (dotted quad or RFC 5952).
     fn to_text(self) -> String;
 }
@@ -46,6 +51,7 @@ impl Key for u32 {
     const BITS: u8 = 32;
     const DIRECT_BITS: u32 = 18;
     const COMPACT: bool = true;
+    const RANGES: bool = false;
     const ZERO: Self = 0;
 
     #[inline(always)]
@@ -78,6 +84,10 @@ impl Key for u32 {
     fn from_top(idx: usize, n: u32) -> Self {
         if n == 0 { 0 } else { (idx as u32) << (32 - n) }
     }
+    #[inline(always)]
+    fn window(self, off: u32) -> u32 {
+        if off >= 32 { 0 } else { self << off }
+    }
     fn to_text(self) -> String {
         std::net::Ipv4Addr::from(self).to_string()
     }
@@ -85,8 +95,9 @@ impl Key for u32 {
 
 impl Key for u128 {
     const BITS: u8 = 128;
-    const DIRECT_BITS: u32 = 18;
+    const DIRECT_BITS: u32 = 16;
     const COMPACT: bool = false;
+    const RANGES: bool = true;
     const ZERO: Self = 0;
 
     #[inline(always)]
@@ -125,6 +136,14 @@ impl Key for u128 {
             (idx as u128) << (128 - n)
         }
     }
+    #[inline(always)]
+    fn window(self, off: u32) -> u32 {
+        if off >= 128 {
+            0
+        } else {
+            ((self << off) >> 96) as u32
+        }
+    }
     fn to_text(self) -> String {
         std::net::Ipv6Addr::from(self).to_string()
     }
@@ -154,5 +173,16 @@ mod tests {
         assert_eq!(a.stride(126), 0b110000);
         assert_eq!(a.stride(122), 0b000011);
         assert_eq!(u128::mask(128), u128::MAX);
+    }
+
+    #[test]
+    fn windows() {
+        let a: u128 = 0x2001_0db8_1234_5678_9abc_def0_1122_3344;
+        assert_eq!(a.window(16), 0x0db8_1234);
+        assert_eq!(a.window(48), 0x5678_9abc);
+        assert_eq!(a.window(112), 0x3344_0000);
+        assert_eq!(a.window(128), 0);
+        assert_eq!(0x0a0b_0c0du32.window(16), 0x0c0d_0000);
+        assert_eq!(0x0a0b_0c0du32.window(32), 0);
     }
 }

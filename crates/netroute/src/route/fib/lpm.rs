@@ -1,10 +1,13 @@
-//! The compiled lookup structure: a direct-pointing top table over Poptrie-style 64-ary
-//! nodes with popcount-compressed children and leaves.
+//! The compiled lookup structure [`Lpm`]: per family, either the Poptrie below (IPv4: a
+//! direct-pointing top table over 64-ary nodes with popcount-compressed children and
+//! leaves) or the range-search structure of `ranges.rs` (IPv6), chosen by
+//! [`Key::RANGES`].
 
 use super::NextHop;
 use super::key::Key;
 use super::leaf::Leaf;
 use super::leaf::sealed::{Enc, Sealed};
+use super::ranges::Ranges;
 use super::rib::Rib;
 use std::marker::PhantomData;
 
@@ -47,17 +50,9 @@ fn upto(v: usize) -> u64 {
     u64::MAX >> (63 - v)
 }
 
-/// A compiled, read-only-for-readers longest-prefix-match structure for one family,
-/// answering leaves of type `L` ([`NextHop`] by default, or
-/// [`SlabIndex`](super::SlabIndex)).
-///
-/// Guarantees: [`Lpm::lookup`] returns the leaf of the longest prefix containing the
-/// address among those it was compiled from (or `None`), in a bounded number of
-/// dependent loads (IPv4: at most 1 + 3; IPv6: at most 1 + 19), without allocating or
-/// panicking. It is produced and patched by [`Fib`](super::Fib) and
-/// [`SharedFib`](super::SharedFib); readers only ever see it through `&`.
+/// The Poptrie (IPv4): see the module docs of `fib`.
 #[derive(Clone, Debug)]
-pub struct Lpm<K: Key, L: Leaf = NextHop> {
+pub(crate) struct Poptrie<K: Key, L: Leaf = NextHop> {
     direct: Vec<u32>,
     nodes: Vec<Node>,
     leaves: Vec<E<L>>,
@@ -76,12 +71,122 @@ pub struct Lpm<K: Key, L: Leaf = NextHop> {
     _k: PhantomData<(K, L)>,
 }
 
+/// A compiled, read-only-for-readers longest-prefix-match structure for one family,
+/// answering leaves of type `L` ([`NextHop`] by default, or
+/// [`SlabIndex`](super::SlabIndex)): the Poptrie for IPv4, the range-search structure for
+/// IPv6 (see the module docs of [`fib`](super) for the layouts and why).
+///
+/// Guarantees: [`Lpm::lookup`] returns the leaf of the longest prefix containing the
+/// address among those it was compiled from (or `None`), in a bounded number of
+/// dependent loads (IPv4: at most 1 + 3 nodes; IPv6: the direct entry plus, per 32-bit
+/// level below it (at most four), one chunk descriptor, `height + 1` tree lines and one
+/// value), without allocating or panicking. It is produced and patched by
+/// [`Fib`](super::Fib) and [`SharedFib`](super::SharedFib); readers only ever see it
+/// through `&`.
+#[derive(Clone, Debug)]
+pub struct Lpm<K: Key, L: Leaf = NextHop>(Inner<K, L>);
+
+#[derive(Clone, Debug)]
+enum Inner<K: Key, L: Leaf> {
+    Poptrie(Poptrie<K, L>),
+    Ranges(Ranges<K, L>),
+}
+
+impl<K: Key, L: Leaf> Lpm<K, L> {
+    /// An empty structure: every lookup misses.
+    pub(crate) fn empty() -> Self {
+        if K::RANGES {
+            Lpm(Inner::Ranges(Ranges::empty()))
+        } else {
+            Lpm(Inner::Poptrie(Poptrie::empty()))
+        }
+    }
+
+    /// Compiles everything in `rib`.
+    pub(crate) fn build(rib: &Rib<K, L>) -> Self {
+        if K::RANGES {
+            Lpm(Inner::Ranges(Ranges::build(rib)))
+        } else {
+            Lpm(Inner::Poptrie(Poptrie::build(rib)))
+        }
+    }
+
+    /// Brings the structure up to date with `rib` after the prefix `(k, len)` changed
+    /// there, recompiling only the affected part.
+    pub(crate) fn patch(&mut self, rib: &Rib<K, L>, k: K, len: u8) {
+        match &mut self.0 {
+            Inner::Poptrie(p) => p.patch(rib, k, len),
+            Inner::Ranges(r) => r.patch(rib, k, len),
+        }
+    }
+
+    /// [`Lpm::patch`] for many changed prefixes (sorted, deduplicated); the IPv6
+    /// structure rebuilds each affected chunk once.
+    pub(crate) fn patch_many(&mut self, rib: &Rib<K, L>, changed: &[(K, u8)]) {
+        match &mut self.0 {
+            Inner::Poptrie(p) => {
+                for &(k, len) in changed {
+                    p.patch(rib, k, len);
+                }
+            }
+            Inner::Ranges(r) => r.patch_many(rib, changed),
+        }
+    }
+
+    /// Single-address lookup: the leaf of the longest matching prefix.
+    #[inline]
+    pub fn lookup(&self, addr: K) -> Option<L> {
+        match &self.0 {
+            Inner::Poptrie(p) => p.lookup(addr),
+            Inner::Ranges(r) => r.lookup(addr),
+        }
+    }
+
+    /// Batch lookup: `out[i] = lookup(addrs[i])` for `i < min(addrs.len(), out.len())`.
+    ///
+    /// Lookups are processed 16 at a time, level by level, so the independent memory
+    /// accesses of different addresses overlap (memory-level parallelism).
+    pub fn lookup_batch(&self, addrs: &[K], out: &mut [Option<L>]) {
+        match &self.0 {
+            Inner::Poptrie(p) => p.lookup_batch(addrs, out),
+            Inner::Ranges(r) => r.lookup_batch(addrs, out),
+        }
+    }
+
+    /// Heap bytes of the lookup structure (allocated capacity, garbage included).
+    pub fn memory_bytes(&self) -> usize {
+        match &self.0 {
+            Inner::Poptrie(p) => p.memory_bytes(),
+            Inner::Ranges(r) => r.memory_bytes(),
+        }
+    }
+
+    /// Bytes of replaced parts held in free lists for reuse (included in
+    /// [`Lpm::memory_bytes`]; IPv4 only, a rebuild happens when they exceed half the
+    /// live bytes). The IPv6 structure frees replaced chunks at once: always 0.
+    pub fn garbage_bytes(&self) -> usize {
+        match &self.0 {
+            Inner::Poptrie(p) => p.garbage_bytes(),
+            Inner::Ranges(_) => 0,
+        }
+    }
+
+    /// Shape counters. IPv4: (internal nodes, leaves, compact words); IPv6: (chunks,
+    /// ranges, 64-byte tree lines).
+    pub fn shape(&self) -> (usize, usize, usize) {
+        match &self.0 {
+            Inner::Poptrie(p) => p.shape(),
+            Inner::Ranges(r) => r.shape(),
+        }
+    }
+}
+
 /// Scratch state of one build.
 struct Slots<T> {
     val: [T; 64],
 }
 
-impl<K: Key, L: Leaf> Lpm<K, L> {
+impl<K: Key, L: Leaf> Poptrie<K, L> {
     /// Leaves per compact-record word.
     const PER_WORD: usize = 64 / L::WIDTH as usize;
     /// Words of the largest compact record.
@@ -89,7 +194,7 @@ impl<K: Key, L: Leaf> Lpm<K, L> {
 
     /// An empty structure: every lookup misses.
     pub(crate) fn empty() -> Self {
-        Lpm {
+        Poptrie {
             direct: vec![TAG_LEAF; 1 << K::DIRECT_BITS],
             nodes: Vec::new(),
             leaves: Vec::new(),
@@ -104,7 +209,7 @@ impl<K: Key, L: Leaf> Lpm<K, L> {
 
     /// Compiles everything in `rib`.
     pub(crate) fn build(rib: &Rib<K, L>) -> Self {
-        let mut lpm = Lpm::empty();
+        let mut lpm = Poptrie::empty();
         lpm.nodes.reserve(rib.map.len() / 8);
         lpm.leaves.reserve(rib.map.len());
         let mut items: Vec<(K, u8, E<L>)> = Vec::new();
@@ -140,7 +245,7 @@ impl<K: Key, L: Leaf> Lpm<K, L> {
 
     /// Single-address lookup.
     #[inline]
-    pub fn lookup(&self, addr: K) -> Option<L> {
+    pub(crate) fn lookup(&self, addr: K) -> Option<L> {
         let e = self.direct[addr.top(K::DIRECT_BITS)];
         let enc = match e >> TAG_SHIFT {
             TAG_LEAF => E::<L>::from_u64(u64::from(e)),
@@ -190,7 +295,7 @@ impl<K: Key, L: Leaf> Lpm<K, L> {
     ///
     /// Lookups are processed 16 at a time, level by level, so the independent memory
     /// accesses of different addresses overlap (memory-level parallelism).
-    pub fn lookup_batch(&self, addrs: &[K], out: &mut [Option<L>]) {
+    pub(crate) fn lookup_batch(&self, addrs: &[K], out: &mut [Option<L>]) {
         for (a, o) in addrs.chunks(LANES).zip(out.chunks_mut(LANES)) {
             let n = a.len().min(o.len());
             let mut ent = [0u32; LANES];
@@ -234,7 +339,7 @@ impl<K: Key, L: Leaf> Lpm<K, L> {
     }
 
     /// Heap bytes of the lookup structure (allocated capacity, garbage included).
-    pub fn memory_bytes(&self) -> usize {
+    pub(crate) fn memory_bytes(&self) -> usize {
         self.direct.capacity() * 4
             + self.nodes.capacity() * std::mem::size_of::<Node>()
             + self.leaves.capacity() * std::mem::size_of::<E<L>>()
@@ -243,12 +348,12 @@ impl<K: Key, L: Leaf> Lpm<K, L> {
 
     /// Bytes of replaced parts held in free lists for reuse (included in
     /// [`Lpm::memory_bytes`]); a rebuild happens when they exceed half the live bytes.
-    pub fn garbage_bytes(&self) -> usize {
+    pub(crate) fn garbage_bytes(&self) -> usize {
         self.garbage
     }
 
     /// Shape counters: (internal nodes, leaves, compact words).
-    pub fn shape(&self) -> (usize, usize, usize) {
+    pub(crate) fn shape(&self) -> (usize, usize, usize) {
         (self.nodes.len(), self.leaves.len(), self.compact.len())
     }
 
@@ -506,7 +611,7 @@ impl<K: Key, L: Leaf> Lpm<K, L> {
             }
         }
         if self.garbage > 64 * 1024 && self.garbage > self.live_bytes() / 2 {
-            *self = Lpm::build(rib);
+            *self = Poptrie::build(rib);
         }
     }
 }

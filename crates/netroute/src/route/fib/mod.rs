@@ -15,7 +15,13 @@
 //! writer keeps an exact-match view of the prefixes (a `BTreeMap`, the "RIB side") and
 //! compiles a read-only structure ([`Lpm`]) from it; lookups touch only the latter.
 //!
-//! # The structure (chosen by measurement, see BENCHMARKS.md `## FIB`)
+//! # The structures (chosen by measurement, see BENCHMARKS.md `## FIB`)
+//!
+//! [`Lpm`] is a Poptrie for IPv4 and a range-search structure for IPv6 ([`Key::RANGES`]);
+//! both sit behind the same interface, so [`Fib`], [`SharedFib`] and the routing table's
+//! seam (`versions.rs`) do not know which one they drive.
+//!
+//! ## IPv4: Poptrie
 //!
 //! A Poptrie (Asai & Ohara, SIGCOMM 2015) with direct pointing, written from the paper:
 //!
@@ -24,34 +30,68 @@
 //!   the index of the chunk's root node. 18 bits because a 6-bit stride then ends exactly
 //!   at /24 (63 % of the IPv4 table, nothing longer): the feasibility study measured 4.5x
 //!   more nodes and half the speed with 16 bits, and a 20-bit table (4 MiB) falling out of
-//!   L2. For IPv6 a 16-bit table was tried here and gave *more* memory (17.3 vs 16.7 B/pfx,
-//!   134 k vs 96 k nodes, because /32 and /48 then fall mid-stride) and 17x slower updates.
+//!   L2.
 //! * **Nodes** (24 bytes) resolve 6 bits each: `vector` marks the slots with a child,
 //!   `leafvec` marks where a run of equal leaves starts among the others; the child or
 //!   leaf index is a base plus a popcount of the bits up to the slot. Children of a node
 //!   are contiguous, leaves are 16-bit and run-length compressed.
-//! * **Leaf-only records (IPv4)**: a chunk whose prefixes all end by /24 is one record in a
+//! * **Leaf-only records**: a chunk whose prefixes all end by /24 is one record in a
 //!   `u64` arena: the 64-bit leaf vector followed by the packed 16-bit leaves, usually in
 //!   the same cache line. A lookup of such a chunk is two dependent loads. On the RIS
 //!   table every populated chunk is of this kind (nothing is longer than /24).
 //! * **Inline leaves**: a leaf-only node with at most three distinct leaves keeps them in
-//!   its own base fields, saving the leaf load at the bottom of the trie (IPv6 /48s).
+//!   its own base fields, saving the leaf load at the bottom of the trie.
 //!
-//! Measured on the RIS tables (1,042,325 IPv4 / 246,175 IPv6 prefixes; 2 vCPU Xeon guest,
-//! `-C target-cpu=native`, medians of per-run ratios over 3 noisy runs in BENCHMARKS.md):
-//! IPv4 3.93 B/prefix, 3.8x prefix-trie 0.10 single-address in-table and 4.8x through the
-//! batch API (uniform 4.2x / 4.7x, dependent 3.4x); IPv6 15.9 B/prefix (goal 12: missed,
-//! the 6-bit-stride node overhead; the feasibility study reached 9.6 B/prefix only with
-//! range flattening and a search tree, not done yet), 2.5x single / 3.1x batch in-table
-//! (a /48 is five dependent nodes deep), 5.4x / 7.4x uniform, 1.5x dependent.
+//! Lookups take at most `1 + ceil((32 - 18) / 6)` dependent node loads. `count_ones`
+//! compiles to `popcnt` only when the target enables it: build with
+//! `RUSTFLAGS="-C target-cpu=native"` (or `-C target-feature=+popcnt`); the benchmark
+//! prints which path ran.
 //!
-//! Lookups are safe Rust (bounds-checked indexing; the checks are predictable branches),
-//! allocation-free, and take at most `1 + ceil((BITS - 18) / 6)` dependent node loads.
-//! `count_ones` compiles to `popcnt` only when the target enables it: build with
-//! `RUSTFLAGS="-C target-cpu=native"` (or `-C target-feature=+popcnt`). The benchmark
-//! prints which path ran; in one run here without it the ratios to prefix-trie held and
-//! the absolute rates stayed within the noise (memory latency dominates), while the
-//! feasibility study saw absolute speed roughly halve on baseline x86-64.
+//! ## IPv6: flattened ranges searched by cache-line trees
+//!
+//! The same Poptrie served IPv6 until this structure replaced it (with an 18-bit direct
+//! table: 15.9 B/prefix, 2.4–2.5x prefix-trie single-address in-table, 3.1x batched, 1.5x
+//! dependent; a /48 was the direct entry plus five dependent 6-bit nodes). After the
+//! feasibility study (`fib-feasibility.md`):
+//!
+//! * **Ranges**: the prefixes of each /16 chunk are flattened into disjoint address
+//!   ranges (the 246,175 RIS prefixes give 333,283 ranges in 64 chunks), each with the
+//!   leaf of its longest matching prefix; adjacent ranges with equal leaves merge.
+//! * **Direct table** of `2^16` 32-bit entries: the leaf of a chunk without longer
+//!   prefixes, or the index of its chunk.
+//! * **Search tree per chunk**: the ranges' start keys (the 32 address bits after the
+//!   chunk's 16, so a /48 is one key) in a static B+ tree of 64-byte lines, implicit
+//!   layout. Internal lines hold 16 separators (17 children); **leaf lines hold 10 keys
+//!   and their 10 16-bit leaves** (8 and 8 with 32-bit leaves), so the last tree step
+//!   also fetches the answer: a lookup is the direct entry, the chunk descriptor, one
+//!   line per internal level and one leaf line. The key compare counts `k <= x` over a
+//!   fixed 16-lane array; written as a sum of borrow bits it compiles to one AVX-512
+//!   compare and a `popcnt` (`ranges.rs`, `rank`).
+//! * **Same height**: every lookup searches as many internal levels as the tallest
+//!   chunk (3 on the RIS table); a shorter chunk repeats its root line for the missing
+//!   levels (no padding memory), so the level loop has a fixed trip count instead of a
+//!   per-chunk exit the predictor misses.
+//! * **Longer prefixes** (past /48) make their /48 key a one-key range pointing at a
+//!   child chunk keyed on the next 32 bits (bits 48, 80, 112): a /128 is at most four
+//!   chunks deep. Such "wide" chunks store 32-bit values (leaf or child index).
+//!
+//! Measured on the RIS table (2 vCPU Xeon guest, AVX-512, `-C target-cpu=native`,
+//! medians of per-run ratios to prefix-trie 0.10 over 3 runs on a loaded machine,
+//! BENCHMARKS.md `## FIB`, the Poptrie measured in the same session): **10.32 B/prefix**
+//! (Poptrie 15.92; goal 12), in-table **4.35x** single-address and **6.40x** batched
+//! (Poptrie 2.70x / 3.57x; goals 4x, and 8x batched: missed by a fifth), uniform 4.02x /
+//! 7.33x (Poptrie 4.84x / 6.54x), dependent **2.01x** (Poptrie 1.69x; goal 1.5x, stretch
+//! 2x). In a lighter-load re-run (after keeping the direct-table hit inline, where
+//! prefix-trie itself ran twice as fast): in-table 3.94x single (goal 4x: missed by
+//! 1.5 %) and 5.59x batched, uniform 8.29x / 7.66x, dependent 1.84x; the Poptrie in the
+//! same window 2.64x / 3.47x, 5.31x / 6.96x, 1.61x. Bulk build 58 ms from shuffled input. The
+//! price is in updates: a patch rewrites a whole chunk's lines (up to 4,000 lines for the
+//! largest /16), see "Updates".
+//!
+//! Lookups are safe Rust (bounds-checked indexing; the checks are predictable branches)
+//! and allocation-free. Without AVX-512 the compare compiles to AVX2 compares and adds, and
+//! without any `target-cpu` to SSE2 (39 instructions instead of 5); the benchmark prints
+//! which path it was built for.
 //!
 //! # Leaves
 //!
@@ -68,33 +108,57 @@
 //! | table | `NextHop` (512 next hops) | `SlabIndex` (one per prefix) |
 //! |---|---|---|
 //! | IPv4, 1,042,325 prefixes | 3.93 | 6.08 |
-//! | IPv6, 246,175 prefixes | 15.92 | 18.93 |
+//! | IPv6, 246,175 prefixes | 10.32 | 12.64 |
 //!
 //! The 16-bit variant keeps the memory figures; the routing table pays about
-//! 2.2 B/prefix (IPv4) and 3 B/prefix (IPv6) more for naming every rtentry directly.
+//! 2.2 B/prefix (IPv4) and 2.3 B/prefix (IPv6) more for naming every rtentry directly
+//! (IPv6 leaf lines then hold 8 keys instead of 10).
 //!
 //! # Limits
 //!
-//! There is no path compression: a sparse long prefix costs one 24-byte node per 6 bits
-//! below /18 on its path. Clean full-feed tables (nothing longer than /24 and /48) do not
-//! notice; a synthetic table of 27 k random IPv6 prefixes up to /128 in four /16s
-//! compiles to 208 B/prefix (180 k nodes), and 48 k random IPv4 prefixes with a quarter
-//! longer than /24 to 39 B/prefix (the 1 MiB direct table dominates at that size) —
-//! see the `union_like_*` tests. [`NextHop`] leaves are 16-bit: at most 65,535 distinct
+//! IPv4 has no path compression: a sparse long prefix costs one 24-byte node per 6 bits
+//! below /18 on its path; 48 k random IPv4 prefixes with a quarter longer than /24
+//! compile to 39 B/prefix (the 1 MiB direct table dominates at that size). IPv6 prefixes
+//! longer than /48 cost a child chunk per populated /48 (and per /80, /112 below it): a
+//! synthetic table of 27 k random IPv6 prefixes up to /128 in four /16s compiles to
+//! 177 B/prefix (27 k chunks, each a descriptor and at least one line; the Poptrie needed
+//! 208). Clean full-feed tables (nothing longer than /24 and /48) do not notice — see the
+//! `union_like_*` tests. A chunk holds at most `16 * 17^7` ranges (more than `2^32`, the
+//! key space), so no input overflows the tree. [`NextHop`] leaves are 16-bit: at most 65,535 distinct
 //! next hops per FIB; [`SlabIndex`] leaves at most `2^30 - 1` slab entries.
 //!
 //! # Updates
 //!
 //! [`Fib::insert`]/[`Fib::remove`] update the prefix set and then recompile only the
-//! smallest unit containing the prefix: the subtree of the deepest existing node whose
-//! 6-bit range contains it, the whole /18 chunk (a leaf-only record), or, for a prefix of
-//! 18 bits or fewer, every chunk it covers (a /8 touches 1,024 chunks). Replaced blocks go
-//! to per-size free lists and are reused by later patches; when free bytes exceed half of
-//! the live bytes the structure is recompiled. Replaying the 24 h RIS update streams one
-//! update at a time costs 1.1 µs (IPv4) and 2.4 µs (IPv6) per update on average (p99
-//! 2.9 / 4.6 µs; the rare maximum of a few ms is a compaction rebuild or a short prefix).
-//! A bulk build ([`Fib::from_routes`]) compiles in one ordered pass (median 130 ms for the
-//! IPv4 table, 84 ms for IPv6, shuffled input, noisy machine).
+//! affected unit.
+//!
+//! IPv4 (Poptrie): the subtree of the deepest existing node whose 6-bit range contains
+//! the prefix, the whole /18 chunk (a leaf-only record), or, for a prefix of 18 bits or
+//! fewer, every chunk it covers (a /8 touches 1,024 chunks). Replaced blocks go to
+//! per-size free lists and are reused by later patches; when free bytes exceed half of
+//! the live bytes the structure is recompiled. Replaying the 24 h RIS stream one update
+//! at a time costs 1.1 µs per update on average (p99 2.9 µs).
+//!
+//! IPv6 (ranges): the unit is the prefix's own key interval (or, past /48, its /48 key
+//! with the child chunks below it). Its ranges are recomputed from the prefix set (the
+//! covering prefix's leaf by exact-match probes, the prefixes inside by one range scan)
+//! and spliced into the chunk's range list: only the leaf lines from the one before the
+//! unit to the one after it are decoded and repacked, the others are copied, and the
+//! internal levels are rebuilt, into a fresh chunk allocation (the old one is freed at
+//! once, so there is no garbage to compact). Repacking leaves partly filled lines (their
+//! unused lanes repeat the last value, so lookups need no fill count); a chunk whose
+//! lines exceed the dense count by a quarter is repacked densely. A batch
+//! ([`SharedFib::apply`], the routing table's versions) splices all the units of a chunk
+//! in one pass. A prefix of /16 or shorter recompiles every chunk it covers. Replaying
+//! the 24 h RIS stream one update at a time costs **10.1 µs** per update on average
+//! loaded, 6.5 µs under lighter load (p99 21–23 µs; goal 100 µs; the Poptrie took 2.1 /
+//! 1.4 µs in the same windows): the copy of the chunk (up to 256 KB for the largest /16)
+//! dominates. Batches of 4,096 updates through [`SharedFib`] run at 0.35 / 0.54 M
+//! updates/s (Poptrie 0.66 / 0.95 M): most of a chunk's lines are rewritten per batch,
+//! twice (left-right).
+//!
+//! A bulk build ([`Fib::from_routes`]) compiles in one ordered pass (IPv4 median 130 ms,
+//! IPv6 58 ms, shuffled input, noisy machine).
 //!
 //! # Concurrency
 //!
@@ -106,14 +170,14 @@
 //! grace period (`synchronize`), then patches the old copy, which becomes the private one
 //! (left-right). Readers therefore never see a partially applied batch, and no memory a
 //! reader can reach is modified or freed. Publication latency (call to visibility) is the
-//! patch time of one copy: microseconds for a single update, about 1.4 ms (median) for a
-//! batch of 4,096 real updates; the call returns after a further grace period and the
-//! second patch. Batched replay of the real streams (4,096 ops per publication) runs at
-//! about 0.8 M (IPv4) and 0.95 M (IPv6) updates/s; with a reader thread active the grace
-//! periods get slower (psref's `synchronize` backs off to sleeping while a section is
-//! open). The cost is memory: two compiled copies (8 MiB per family on
-//! the RIS tables), plus the writer-side prefix set (reported separately,
-//! [`Fib::rib_memory_bytes`]).
+//! patch time of one copy: microseconds for a single update (IPv6: about 10 µs on
+//! average), about 1.4 ms (IPv4) and 6.7 ms (IPv6) median for a batch of 4,096 real
+//! updates; the call returns after a further grace period and the second patch. Batched
+//! replay of the real streams (4,096 ops per publication) runs at about 0.8 M (IPv4) and
+//! 0.35 M (IPv6) updates/s; with a reader thread active the grace periods get slower
+//! (psref's `synchronize` backs off to sleeping while a section is open). The cost is
+//! memory: two compiled copies (8 MiB for IPv4, 5 MiB for IPv6 on the RIS tables), plus
+//! the writer-side prefix set (reported separately, [`Fib::rib_memory_bytes`]).
 //!
 //! The routing tables run the same left-right scheme through their own slot and RIB
 //! lock (`versions.rs`, crate-private): the writer patches the private copy and the
@@ -155,6 +219,7 @@
 mod key;
 mod leaf;
 mod lpm;
+mod ranges;
 mod rib;
 mod shared;
 mod table;

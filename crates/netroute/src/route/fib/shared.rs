@@ -147,18 +147,14 @@ impl<K: Key, L: Leaf> SharedFib<K, L> {
             Some(s) => s,
             None => Lpm::build(&w.rib),
         };
-        for &(a, l) in &changed {
-            spare.patch(&w.rib, a, l);
-        }
+        spare.patch_many(&w.rib, &changed);
         let old = self.slot.store(spare, domain);
         let publish_latency = t0.elapsed();
         let mut old = match old {
             Some(r) => r.into_inner(),
             None => Lpm::build(&w.rib),
         };
-        for &(a, l) in &changed {
-            old.patch(&w.rib, a, l);
-        }
+        old.patch_many(&w.rib, &changed);
         w.spare = Some(old);
         Ok(ApplyReport {
             changed: changed.len(),

@@ -176,6 +176,40 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// IPv6 through `SharedFib`: every batch is patched into both copies at once
+    /// (`patch_many`: several units of one chunk spliced in one pass).
+    #[test]
+    fn shared_v6_batches_match_model(ops in prop::collection::vec(op_v6(), 1..200), batch in 1usize..40, extra in prop::collection::vec(any::<u128>(), 16)) {
+        let domain = psref::Domain::new();
+        let fib = SharedFib::<u128>::new(&domain);
+        let mut model = Model::new();
+        let p = probes(&ops, &extra, |a, up| if up { a.wrapping_add(1) } else { a.wrapping_sub(1) });
+        for chunk in ops.chunks(batch) {
+            fib.apply(chunk, &domain).unwrap();
+            for op in chunk { model.apply(op); }
+            let g = domain.read();
+            let lpm = fib.load(&g);
+            for &a in &p {
+                prop_assert_eq!(lpm.lookup(a), model.lookup(a), "{:#x}", a);
+            }
+        }
+        // The spare copy was patched with the same batches.
+        fib.apply(&[FibOp::Insert { addr: 0, len: 128, nh: nh(9) }], &domain).unwrap();
+        model.apply(&FibOp::Insert { addr: 0, len: 128, nh: nh(9) });
+        let g = domain.read();
+        let lpm = fib.load(&g);
+        let mut out = vec![None; p.len()];
+        lpm.lookup_batch(&p, &mut out);
+        for (i, &a) in p.iter().enumerate() {
+            prop_assert_eq!(lpm.lookup(a), model.lookup(a), "{:#x}", a);
+            prop_assert_eq!(out[i], model.lookup(a), "batch {:#x}", a);
+        }
+    }
+}
+
 struct Rng(u64);
 impl Rng {
     fn next(&mut self) -> u64 {
@@ -220,6 +254,104 @@ fn random_tables_all_lengths() {
                 let a = top | (r.next() as u32 & 0x00ff_ffff);
                 assert_eq!(fib.lookup(a), model.lookup(a), "{a:#x}");
             }
+        }
+    }
+}
+
+/// A random IPv6 op: every prefix length `0..=128`, addresses concentrated in a few
+/// /16s (so that chunks fill up, nest and get child chunks).
+fn random_op_v6(r: &mut Rng, short_every: u64) -> FibOp<u128> {
+    let len = if r.next().is_multiple_of(short_every) {
+        (r.next() % 17) as u8
+    } else {
+        17 + (r.next() % 112) as u8
+    };
+    let top = [0x2001u128, 0x2a00, 0x2a02, 0xfe80][(r.next() % 4) as usize] << 112;
+    // Few distinct values in bits 16..64 so that long prefixes share key blocks.
+    let mid = u128::from(r.next() % 64) << 80 | u128::from(r.next() % 4) << 64;
+    let low = u128::from(r.next());
+    let addr = (top | mid | low) & u128::mask(len);
+    if r.next().is_multiple_of(4) {
+        FibOp::Remove { addr, len }
+    } else {
+        FibOp::Insert {
+            addr,
+            len,
+            nh: nh((r.next() % 1000) as u32),
+        }
+    }
+}
+
+/// A random address near the random ops' prefixes.
+fn random_addr_v6(r: &mut Rng) -> u128 {
+    let top = [0x2001u128, 0x2a00, 0x2a02, 0xfe80, 0x3000][(r.next() % 5) as usize] << 112;
+    let mid = u128::from(r.next() % 64) << 80 | u128::from(r.next() % 4) << 64;
+    top | mid | u128::from(r.next() % 8) << 60 | u128::from(r.next() & 0xff)
+}
+
+/// IPv6 random tables with every prefix length: one update at a time through `Fib`,
+/// batches through `SharedFib`, a bulk build of the result, all against the model.
+#[test]
+fn random_tables_all_lengths_v6() {
+    let mut r = Rng(5);
+    let mut fib = Fib::<u128>::new();
+    let domain = psref::Domain::new();
+    let shared = SharedFib::<u128>::new(&domain);
+    let mut model = Model::new();
+    let mut batch = Vec::new();
+    for round in 0..6_000 {
+        let op = random_op_v6(&mut r, 16);
+        fib.apply(&[op]).unwrap();
+        model.apply(&op);
+        batch.push(op);
+        if batch.len() == 1 + round % 97 {
+            shared.apply(&batch, &domain).unwrap();
+            batch.clear();
+        }
+        if round % 1_000 == 999 {
+            shared.apply(&batch, &domain).unwrap();
+            batch.clear();
+            let bulk = Fib::from_routes(fib.iter()).unwrap();
+            let g = domain.read();
+            let lpm = shared.load(&g);
+            for _ in 0..20_000 {
+                let a = random_addr_v6(&mut r);
+                let want = model.lookup(a);
+                assert_eq!(fib.lookup(a), want, "{a:#x}");
+                assert_eq!(bulk.lookup(a), want, "bulk {a:#x}");
+                assert_eq!(lpm.lookup(a), want, "shared {a:#x}");
+            }
+        }
+    }
+}
+
+/// Ten million random lookups against the model on a random IPv6 table with every
+/// prefix length (and on its incrementally built twin). Release build:
+/// `cargo test -p netroute --release --lib ten_million_v6 -- --ignored`
+#[test]
+#[ignore = "ten million lookups: run in release"]
+fn ten_million_lookups_v6() {
+    let mut r = Rng(99);
+    let mut model = Model::new();
+    let mut inc = Fib::<u128>::new();
+    for _ in 0..60_000 {
+        let op = random_op_v6(&mut r, 64);
+        model.apply(&op);
+        inc.apply(&[op]).unwrap();
+    }
+    let bulk = Fib::from_routes(inc.iter()).unwrap();
+    let mut addrs = vec![0u128; 4096];
+    let mut out = vec![None; 4096];
+    for _ in 0..10_000_000 / 4096 + 1 {
+        for a in addrs.iter_mut() {
+            *a = random_addr_v6(&mut r);
+        }
+        bulk.lookup_batch(&addrs, &mut out);
+        for (&a, &o) in addrs.iter().zip(&out) {
+            let want = model.lookup(a);
+            assert_eq!(o, want, "batch {a:#x}");
+            assert_eq!(bulk.lookup(a), want, "{a:#x}");
+            assert_eq!(inc.lookup(a), want, "incremental {a:#x}");
         }
     }
 }

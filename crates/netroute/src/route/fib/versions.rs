@@ -150,9 +150,7 @@ impl<K: Key, L: Leaf> Versions<K, L> {
         if self.big(todo.len()) {
             return Lpm::build(&self.rib);
         }
-        for &(k, l) in &todo {
-            lpm.patch(&self.rib, k, l);
-        }
+        lpm.patch_many(&self.rib, &todo);
         lpm
     }
 
