@@ -1368,22 +1368,7 @@ impl RouteTables {
         let mut changes = Vec::new();
         let mut gone = Vec::new();
         let mut empty = Vec::new();
-        let scope: Box<dyn Iterator<Item = (&P, &mut Vec<RibRoute>)>> = match only {
-            Some([k]) => Box::new(rib.routes.range_mut(k..=k)),
-            Some(keys) => {
-                let wanted: std::collections::HashSet<&P> = keys.iter().collect();
-                match (keys.first(), keys.last()) {
-                    (Some(lo), Some(hi)) => Box::new(
-                        rib.routes
-                            .range_mut(lo..=hi)
-                            .filter(move |(k, _)| wanted.contains(k)),
-                    ),
-                    _ => Box::new(std::iter::empty()),
-                }
-            }
-            None => Box::new(rib.routes.iter_mut()),
-        };
-        for (k, v) in scope {
+        let mut visit = |k: &P, v: &mut Vec<RibRoute>| {
             let best = v[0].idx;
             let before = v.len();
             v.retain(|r| {
@@ -1402,6 +1387,21 @@ impl RouteTables {
                     }
                     Some(b) if b.idx != best => changes.push((*k, Some(b.idx))),
                     Some(_) => {}
+                }
+            }
+        };
+        match only {
+            // One B-tree descent per key: a batch spread over the table must not walk it.
+            Some(keys) => {
+                for k in keys {
+                    if let Some(v) = rib.routes.get_mut(k) {
+                        visit(k, v);
+                    }
+                }
+            }
+            None => {
+                for (k, v) in rib.routes.iter_mut() {
+                    visit(k, v);
                 }
             }
         }
