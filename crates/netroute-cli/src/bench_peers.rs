@@ -35,7 +35,7 @@ pub(crate) trait PeerKey: Copy {
     fn ip(self) -> IpAddr;
     fn net(self, len: u8) -> IpNet;
     /// Makes `self` depend on the previous answer without changing it (as `bench.rs`'s
-    /// `Family::mix`): next hops are below 2^10, so the shift leaves 0.
+    /// `Family::mix`): next hops are below 2^10, so the shift leaves 0, put in the top bit.
     fn mix_prev(self, prev: Option<u16>) -> Self;
 }
 
@@ -47,7 +47,7 @@ impl PeerKey for u32 {
         IpNet::new(self.ip(), len).expect("valid prefix length")
     }
     fn mix_prev(self, prev: Option<u16>) -> u32 {
-        self ^ (u32::from(prev.unwrap_or(0)) >> 12)
+        self ^ ((u32::from(prev.unwrap_or(0)) >> 12) << 31)
     }
 }
 
@@ -59,7 +59,7 @@ impl PeerKey for u128 {
         IpNet::new(self.ip(), len).expect("valid prefix length")
     }
     fn mix_prev(self, prev: Option<u16>) -> u128 {
-        self ^ (u128::from(prev.unwrap_or(0)) >> 12)
+        self ^ ((u128::from(prev.unwrap_or(0)) >> 12) << 127)
     }
 }
 
