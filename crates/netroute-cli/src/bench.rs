@@ -558,21 +558,43 @@ where
         eprintln!("bench: replay-{tag}: {e}");
         (t, d)
     });
-    let g = format!("replay-{tag}/updates");
-    push(
+    replay_rows(
         rows,
-        &g,
+        tag,
         "SharedFib::apply (batches of 1,024)",
-        ops.len() as f64 / replay_time.as_secs_f64(),
-        "updates/s",
+        "",
+        ops.len(),
+        &timeline,
+        replay_time,
     );
-    let (before, during) = timeline.idle_and_during();
-    let g = format!("replay-{tag}/one reader thread");
-    push(rows, &g, "reader idle", before, "lookups/s");
-    push(rows, &g, "reader during replay", during, "lookups/s");
-    ratios(rows, &g, "reader idle", false);
     replay_peers(tag, table, &ops, &addrs, cfg, rows);
     timeline
+}
+
+/// The rows of one replay: updates/s in `replay-TAG/updates` under `name`, and the
+/// reader's idle and during rates in `replay-TAG/one reader threadSUFFIX`.
+fn replay_rows(
+    rows: &mut Vec<Row>,
+    tag: &str,
+    name: &str,
+    suffix: &str,
+    ops: usize,
+    timeline: &Timeline,
+    took: Duration,
+) {
+    let updates = ops as f64 / took.as_secs_f64();
+    push(
+        rows,
+        &format!("replay-{tag}/updates"),
+        name,
+        updates,
+        "updates/s",
+    );
+    let (idle, during) = timeline.idle_and_during();
+    let g = format!("replay-{tag}/one reader thread{suffix}");
+    push(rows, &g, "reader idle", idle, "lookups/s");
+    push(rows, &g, "reader during replay", during, "lookups/s");
+    ratios(rows, &g, "reader idle", false);
 }
 
 impl Timeline {
@@ -689,18 +711,15 @@ fn replay_peers<K: Family>(
         black_box(s);
     };
     let mut report = |name: &str, timeline: &Timeline, d: Duration| {
-        push(
+        replay_rows(
             rows,
-            &format!("replay-{tag}/updates"),
+            tag,
             name,
-            ops.len() as f64 / d.as_secs_f64(),
-            "updates/s",
+            &format!(", {name}"),
+            ops.len(),
+            timeline,
+            d,
         );
-        let (idle, during) = timeline.idle_and_during();
-        let g = format!("replay-{tag}/one reader thread, {name}");
-        push(rows, &g, "reader idle", idle, "lookups/s");
-        push(rows, &g, "reader during replay", during, "lookups/s");
-        ratios(rows, &g, "reader idle", false);
     };
 
     let locked = std::sync::RwLock::new(base.clone());

@@ -812,11 +812,11 @@ fn cache_in_an_open_section(f: &Fam) {
 }
 
 /// `rtredirect`'s rules one by one, `in_losing`, and the redirect timer.
-fn redirects_losing_and_expiry(f: &Fam) {
-    use crate::clock::FakeClock;
-    use std::time::Duration;
-    let clock = Arc::new(FakeClock::new());
-    clock.advance(Duration::from_secs(1000));
+/// Route tables on a fake clock at 1,000 s with `eth0` holding `f`'s address: the
+/// redirect tests' setup.
+fn redirect_fixture(f: &Fam) -> (Arc<crate::clock::FakeClock>, Arc<RouteTables>) {
+    let clock = Arc::new(crate::clock::FakeClock::new());
+    clock.advance(std::time::Duration::from_secs(1000));
     let ifs = Arc::new(IfTable::with_config(
         Arc::new(Domain::new()),
         crate::ifnet::IfTableConfig::default(),
@@ -828,6 +828,12 @@ fn redirects_losing_and_expiry(f: &Fam) {
         .unwrap();
     ifs.add_addr(eth0, AddrSpec::new(ip(f.eth0_addr), f.eth0_len))
         .unwrap();
+    (clock, rt)
+}
+
+fn redirects_losing_and_expiry(f: &Fam) {
+    use std::time::Duration;
+    let (clock, rt) = redirect_fixture(f);
     let gw2 = if f.family == Family::Inet {
         "192.0.2.253"
     } else {
@@ -944,21 +950,8 @@ fn redirects_losing_and_expiry(f: &Fam) {
 /// deadline; a timer whose route was deleted and replaced by a static route of the same
 /// key leaves the newcomer alone; due timers leave the queue.
 fn redirect_timer_rearms_and_spares_newcomers(f: &Fam) {
-    use crate::clock::FakeClock;
     use std::time::Duration;
-    let clock = Arc::new(FakeClock::new());
-    clock.advance(Duration::from_secs(1000));
-    let ifs = Arc::new(IfTable::with_config(
-        Arc::new(Domain::new()),
-        crate::ifnet::IfTableConfig::default(),
-        clock.clone(),
-    ));
-    let rt = RouteTables::new(Arc::clone(&ifs));
-    let eth0 = ifs
-        .attach(IfConfig::new("eth0").flags(IfFlags::UP | IfFlags::BROADCAST))
-        .unwrap();
-    ifs.add_addr(eth0, AddrSpec::new(ip(f.eth0_addr), f.eth0_len))
-        .unwrap();
+    let (clock, rt) = redirect_fixture(f);
     let (gw2, default) = if f.family == Family::Inet {
         ("192.0.2.253", "0.0.0.0/0")
     } else {
