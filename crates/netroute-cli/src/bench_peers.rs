@@ -128,53 +128,50 @@ pub(crate) trait PeerFamily:
     fn typed_peers(ctx: &mut Ctx<'_, Self>);
 }
 
-impl PeerFamily for u32 {
-    fn typed_peers(ctx: &mut Ctx<'_, u32>) {
-        let tb = ctx.build("treebitmap", |routes| {
-            let mut t = IpLookupTable::new();
-            for &(a, l, n) in routes {
-                t.insert(Ipv4Addr::from(a), u32::from(l), n.index());
+/// The Tree Bitmap and LC-trie peers of one family: its key, standard address type,
+/// iptrie map and prefix types, and our wrappers.
+macro_rules! typed_peers {
+    ($key:ty, $addr:ty, $tb:ident, $lc:ident, $map:ty, $prefix:ty) => {
+        impl PeerFamily for $key {
+            fn typed_peers(ctx: &mut Ctx<'_, $key>) {
+                let tb = ctx.build(|routes| {
+                    let mut t = IpLookupTable::new();
+                    for &(a, l, n) in routes {
+                        t.insert(<$addr>::from(a), u32::from(l), n.index());
+                    }
+                    $tb(t)
+                });
+                ctx.measure("treebitmap", tb);
+                let lc = ctx.build(|routes| {
+                    let mut t = <$map>::with_root(0u16);
+                    for &(a, l, n) in routes {
+                        let p = <$prefix>::new(<$addr>::from(a), l).expect("valid length");
+                        t.insert(p, n.index());
+                    }
+                    $lc(t.compress())
+                });
+                ctx.measure("iptrie LC-trie", lc);
             }
-            TreeBitmap4(t)
-        });
-        ctx.measure("treebitmap", tb);
-        let lc = ctx.build("iptrie LC-trie", |routes| {
-            let mut t = iptrie::Ipv4RTrieMap::with_root(0u16);
-            for &(a, l, n) in routes {
-                t.insert(
-                    Ipv4Prefix::new(Ipv4Addr::from(a), l).expect("valid"),
-                    n.index(),
-                );
-            }
-            LcTrie4(t.compress())
-        });
-        ctx.measure("iptrie LC-trie", lc);
-    }
+        }
+    };
 }
 
-impl PeerFamily for u128 {
-    fn typed_peers(ctx: &mut Ctx<'_, u128>) {
-        let tb = ctx.build("treebitmap", |routes| {
-            let mut t = IpLookupTable::new();
-            for &(a, l, n) in routes {
-                t.insert(Ipv6Addr::from(a), u32::from(l), n.index());
-            }
-            TreeBitmap6(t)
-        });
-        ctx.measure("treebitmap", tb);
-        let lc = ctx.build("iptrie LC-trie", |routes| {
-            let mut t = iptrie::Ipv6RTrieMap::with_root(0u16);
-            for &(a, l, n) in routes {
-                t.insert(
-                    Ipv6Prefix::new(Ipv6Addr::from(a), l).expect("valid"),
-                    n.index(),
-                );
-            }
-            LcTrie6(t.compress())
-        });
-        ctx.measure("iptrie LC-trie", lc);
-    }
-}
+typed_peers!(
+    u32,
+    Ipv4Addr,
+    TreeBitmap4,
+    LcTrie4,
+    iptrie::Ipv4RTrieMap<u16>,
+    Ipv4Prefix
+);
+typed_peers!(
+    u128,
+    Ipv6Addr,
+    TreeBitmap6,
+    LcTrie6,
+    iptrie::Ipv6RTrieMap<u16>,
+    Ipv6Prefix
+);
 
 /// What one family's peer runs share.
 pub(crate) struct Ctx<'a, K> {
@@ -213,7 +210,7 @@ impl<'a, K: PeerKey> Ctx<'a, K> {
         }
     }
 
-    fn build<P>(&mut self, _name: &str, f: impl FnOnce(&[(K, u8, NextHop)]) -> P) -> P {
+    fn build<P>(&mut self, f: impl FnOnce(&[(K, u8, NextHop)]) -> P) -> P {
         let before = alloc_count::live();
         let t = Instant::now();
         let p = f(self.routes);
@@ -280,11 +277,11 @@ impl<'a, K: PeerKey> Ctx<'a, K> {
 
 /// Builds, checks and times every peer of one family into `ctx.rows`.
 pub(crate) fn run<K: PeerFamily>(ctx: &mut Ctx<'_, K>) {
-    let b = ctx.build("ts_bart", bart);
+    let b = ctx.build(bart);
     ctx.measure("ts_bart", b);
     // Its bulk build (`FromIterator`, sorted paths); one insert at a time took 2.5 s
     // for 52 k prefixes.
-    let p = ctx.build("poptrie", |routes| {
+    let p = ctx.build(|routes| {
         PopTrie(
             routes
                 .iter()
