@@ -124,12 +124,29 @@ impl<K: Key, L: Leaf> Lpm<K, L> {
     /// structure rebuilds each affected chunk once.
     pub(crate) fn patch_many(&mut self, rib: &Rib<K, L>, changed: &[(K, u8)]) {
         match &mut self.0 {
-            Inner::Poptrie(p) => {
-                for &(k, len) in changed {
-                    p.patch(rib, k, len);
-                }
-            }
+            Inner::Poptrie(p) => p.patch_many(rib, changed),
             Inner::Ranges(r) => r.patch_many(rib, changed),
+        }
+    }
+
+    /// Brings `self` to the state of `src` after `src.patch_many(rib, changed)`, where
+    /// `self` was equal to `src` before that patch (the second copy of a left-right
+    /// pair). IPv6 copies the chunks and direct entries the patch wrote (a memory copy
+    /// instead of a second compile); IPv4 patches the same prefixes again.
+    pub(crate) fn catch_up(&mut self, src: &Lpm<K, L>, rib: &Rib<K, L>, changed: &[(K, u8)]) {
+        match (&mut self.0, &src.0) {
+            (Inner::Ranges(d), Inner::Ranges(s)) => d.copy_patched(s),
+            _ => self.patch_many(rib, changed),
+        }
+    }
+
+    /// Whether two structures are identical (tests of [`Lpm::catch_up`]).
+    #[cfg(test)]
+    pub(crate) fn same_as(&self, other: &Lpm<K, L>) -> bool {
+        match (&self.0, &other.0) {
+            (Inner::Ranges(a), Inner::Ranges(b)) => a.same_as(b),
+            (Inner::Poptrie(a), Inner::Poptrie(b)) => a.same_as(b),
+            _ => false,
         }
     }
 
@@ -568,17 +585,82 @@ impl<K: Key, L: Leaf> Poptrie<K, L> {
     /// deepest existing node whose range contains the prefix, a whole chunk, or for a
     /// prefix of at most `DIRECT_BITS` bits every chunk it covers).
     pub(crate) fn patch(&mut self, rib: &Rib<K, L>, k: K, len: u8) {
+        self.patch_unit(rib, k, len, &mut Vec::new());
+        self.compact_if_sparse(rib);
+    }
+
+    /// [`Poptrie::patch`] for many changed prefixes (sorted, deduplicated): each
+    /// affected chunk is recompiled once, however many of its prefixes changed (a 4,096-op
+    /// batch of the real IPv4 stream changes about 1,900 prefixes in about 640 chunks).
+    /// A chunk with a single changed prefix below /18 and no changed short prefix over
+    /// it keeps the cheaper subtree patch.
+    pub(crate) fn patch_many(&mut self, rib: &Rib<K, L>, changed: &[(K, u8)]) {
+        if let [(k, len)] = *changed {
+            return self.patch(rib, k, len);
+        }
+        // (chunk, index into `changed` of its only long prefix, or usize::MAX when the
+        // chunk must be recompiled whole).
+        let mut units: Vec<(usize, usize)> = Vec::with_capacity(changed.len());
+        for (i, &(k, len)) in changed.iter().enumerate() {
+            if u32::from(len) <= K::DIRECT_BITS {
+                let (lo, n) = Rib::<K, L>::chunk_span(k, len);
+                units.extend((lo..lo + n).map(|c| (c, usize::MAX)));
+            } else {
+                units.push((k.top(K::DIRECT_BITS), i));
+            }
+        }
+        units.sort_unstable();
         let mut items = Vec::new();
+        let mut i = 0;
+        while i < units.len() {
+            let (c, first) = units[i];
+            let mut j = i + 1;
+            while j < units.len() && units[j].0 == c {
+                j += 1;
+            }
+            if j == i + 1 && first != usize::MAX {
+                let (k, len) = changed[first];
+                self.patch_unit(rib, k, len, &mut items);
+            } else {
+                self.rebuild_chunk(rib, c, &mut items);
+            }
+            i = j;
+        }
+        self.compact_if_sparse(rib);
+    }
+
+    /// Whether two structures are identical (tests).
+    #[cfg(test)]
+    pub(crate) fn same_as(&self, other: &Self) -> bool {
+        self.direct == other.direct
+            && self.nodes == other.nodes
+            && self.leaves == other.leaves
+            && self.compact == other.compact
+            && self.free_nodes == other.free_nodes
+            && self.free_leaves == other.free_leaves
+            && self.free_compact == other.free_compact
+            && self.garbage == other.garbage
+    }
+
+    /// Recompiles everything when replaced parts exceed half of the live bytes.
+    fn compact_if_sparse(&mut self, rib: &Rib<K, L>) {
+        if self.garbage > 64 * 1024 && self.garbage > self.live_bytes() / 2 {
+            *self = Poptrie::build(rib);
+        }
+    }
+
+    /// [`Poptrie::patch`] without the compaction check.
+    fn patch_unit(&mut self, rib: &Rib<K, L>, k: K, len: u8, items: &mut Vec<(K, u8, E<L>)>) {
         if u32::from(len) <= K::DIRECT_BITS {
             let (lo, n) = Rib::<K, L>::chunk_span(k, len);
             for c in lo..lo + n {
-                self.rebuild_chunk(rib, c, &mut items);
+                self.rebuild_chunk(rib, c, items);
             }
         } else {
             let c = k.top(K::DIRECT_BITS);
             let e = self.direct[c];
             if e >> TAG_SHIFT != TAG_NODE {
-                self.rebuild_chunk(rib, c, &mut items);
+                self.rebuild_chunk(rib, c, items);
             } else {
                 let mut idx = (e & PAYLOAD) as usize;
                 let mut off = K::DIRECT_BITS;
@@ -605,13 +687,10 @@ impl<K: Key, L: Leaf> Poptrie<K, L> {
                     }
                 }
                 self.free_below(idx);
-                rib.items_in(base, off, &mut items);
-                let node = self.build_node(&items, off, inh);
+                rib.items_in(base, off, items);
+                let node = self.build_node(items, off, inh);
                 self.nodes[idx] = node;
             }
-        }
-        if self.garbage > 64 * 1024 && self.garbage > self.live_bytes() / 2 {
-            *self = Poptrie::build(rib);
         }
     }
 }

@@ -102,7 +102,7 @@ const WIDE_LK: usize = 8;
 /// line may be partly filled (after a patch): its unused key lanes hold `u32::MAX` and
 /// repeat the last value, so a lookup needs no fill count (only the key `u32::MAX`
 /// itself can reach such a lane, and then the repeated value is the right answer).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 struct Chunk {
     /// Internal levels top-down, then the leaf lines.
     lines: Box<[Line]>,
@@ -169,6 +169,28 @@ fn unpack(lines: &[Line], lk: usize, width: usize, keys: &mut Vec<u32>, vals: &m
 }
 
 impl Chunk {
+    /// Makes `self` a copy of `src`, reusing `self`'s line allocation when the sizes
+    /// match.
+    fn copy_from(&mut self, src: &Chunk) {
+        if self.lines.len() == src.lines.len() {
+            self.lines.copy_from_slice(&src.lines);
+        } else {
+            self.lines = src.lines.clone();
+        }
+        let Chunk {
+            lines: _,
+            n,
+            children,
+            off,
+            lim,
+            leaf,
+            height,
+            wide,
+        } = *src;
+        (self.n, self.children, self.off, self.lim) = (n, children, off, lim);
+        (self.leaf, self.height, self.wide) = (leaf, height, wide);
+    }
+
     /// A freed slot (never reached by a lookup).
     fn hole() -> Self {
         Chunk {
@@ -294,6 +316,10 @@ pub(crate) struct Ranges<K: Key, L: Leaf = NextHop> {
     free: Vec<u32>,
     /// Internal levels every lookup searches (the maximum over the chunks).
     height: usize,
+    /// Chunk slots the last [`Ranges::patch_many`] wrote (stored, released or replaced).
+    touched_slots: Vec<u32>,
+    /// Direct entries the last [`Ranges::patch_many`] wrote.
+    touched_direct: Vec<u32>,
     _k: PhantomData<(K, L)>,
 }
 
@@ -333,6 +359,8 @@ impl<K: Key, L: Leaf> Ranges<K, L> {
             chunks: Vec::new(),
             free: Vec::new(),
             height: 0,
+            touched_slots: Vec::new(),
+            touched_direct: Vec::new(),
             _k: PhantomData,
         }
     }
@@ -502,6 +530,7 @@ impl<K: Key, L: Leaf> Ranges<K, L> {
             }
         };
         assert!(at < CHILD as usize, "more than 2^31 chunks");
+        self.touched_slots.push(at as u32);
         CHILD | at as u32
     }
 
@@ -512,6 +541,7 @@ impl<K: Key, L: Leaf> Ranges<K, L> {
         }
         let at = (w & !CHILD) as usize;
         let ch = std::mem::replace(&mut self.chunks[at], Chunk::hole());
+        self.touched_slots.push(at as u32);
         if ch.wide {
             let (mut k, mut v) = (Vec::new(), Vec::new());
             unpack(ch.leaves(), WIDE_LK, 32, &mut k, &mut v);
@@ -586,6 +616,7 @@ impl<K: Key, L: Leaf> Ranges<K, L> {
         self.release(old);
         rib.items_in(K::from_top(c, K::DIRECT_BITS), K::DIRECT_BITS, items);
         self.direct[c] = self.compile(items, K::DIRECT_BITS, rib.dflt[c]);
+        self.touched_direct.push(c as u32);
     }
 
     /// Brings the structure up to date with `rib` after the prefix `(k, len)` changed
@@ -597,6 +628,8 @@ impl<K: Key, L: Leaf> Ranges<K, L> {
     /// [`Ranges::patch`] for many changed prefixes at once: every affected chunk is
     /// rebuilt once, with all its changed units spliced in one pass.
     pub(crate) fn patch_many(&mut self, rib: &Rib<K, L>, changed: &[(K, u8)]) {
+        self.touched_slots.clear();
+        self.touched_direct.clear();
         let off = K::DIRECT_BITS;
         let mut items = Vec::new();
         // Chunks to recompile whole (covered by a changed short prefix), and the units
@@ -661,6 +694,9 @@ impl<K: Key, L: Leaf> Ranges<K, L> {
         let chunk_at = (old & CHILD != 0).then_some((old & !CHILD) as usize);
         // Taken out of its slot (which stays off the free list until the end).
         let old_chunk = chunk_at.map(|at| std::mem::replace(&mut self.chunks[at], Chunk::hole()));
+        if let Some(at) = chunk_at {
+            self.touched_slots.push(at as u32);
+        }
         if let Some(ch) = &old_chunk {
             let (lk, width) = self.format(ch.wide);
             let leaves = ch.leaves();
@@ -775,6 +811,36 @@ impl<K: Key, L: Leaf> Ranges<K, L> {
             self.free.push(at as u32);
         }
         self.direct[c] = entry;
+        self.touched_direct.push(c as u32);
+    }
+
+    /// Brings `self` to the state of `src` after `src`'s last [`Ranges::patch_many`],
+    /// by copying what that patch wrote (chunk slots, direct entries, the free list),
+    /// provided `self` was equal to `src` before it: the second copy of a left-right
+    /// pair costs a memory copy of the changed chunks instead of a second compile.
+    pub(crate) fn copy_patched(&mut self, src: &Self) {
+        self.chunks.truncate(src.chunks.len());
+        self.chunks.resize_with(src.chunks.len(), Chunk::hole);
+        for &at in &src.touched_slots {
+            self.chunks[at as usize].copy_from(&src.chunks[at as usize]);
+        }
+        for &c in &src.touched_direct {
+            self.direct[c as usize] = src.direct[c as usize];
+        }
+        self.free.clone_from(&src.free);
+        self.height = src.height;
+        self.touched_slots.clear();
+        self.touched_direct.clear();
+    }
+
+    /// Whether `self` and `other` hold the same structure (tests of
+    /// [`Ranges::copy_patched`]).
+    #[cfg(test)]
+    pub(crate) fn same_as(&self, other: &Self) -> bool {
+        self.direct == other.direct
+            && self.chunks == other.chunks
+            && self.free == other.free
+            && self.height == other.height
     }
 }
 

@@ -150,17 +150,30 @@ impl<K: Key, L: Leaf> SharedFib<K, L> {
         spare.patch_many(&w.rib, &changed);
         let old = self.slot.store(spare, domain);
         let publish_latency = t0.elapsed();
-        let mut old = match old {
-            Some(r) => r.into_inner(),
+        let old = match old {
+            Some(r) => {
+                let mut old = r.into_inner();
+                let g = domain.read();
+                old.catch_up(self.load(&g), &w.rib, &changed);
+                old
+            }
             None => Lpm::build(&w.rib),
         };
-        old.patch_many(&w.rib, &changed);
         w.spare = Some(old);
         Ok(ApplyReport {
             changed: changed.len(),
             publish_latency,
             total: t0.elapsed(),
         })
+    }
+
+    /// Whether the spare copy is identical to the published one (tests: after every
+    /// `apply` the two copies of the left-right pair must agree).
+    #[cfg(test)]
+    pub(crate) fn copies_identical(&self, domain: &Domain) -> bool {
+        let w = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let g = domain.read();
+        w.spare.as_ref().is_some_and(|s| s.same_as(self.load(&g)))
     }
 
     /// Recompiles both copies from the prefix set and publishes the result.

@@ -152,6 +152,7 @@ proptest! {
         let mut model = Model::new();
         for chunk in ops.chunks(batch) {
             fib.apply(chunk, &domain).unwrap();
+            prop_assert!(fib.copies_identical(&domain), "left-right copies differ");
             for op in chunk { model.apply(op); }
             let g = domain.read();
             let lpm = fib.load(&g);
@@ -189,6 +190,7 @@ proptest! {
         let p = probes(&ops, &extra, |a, up| if up { a.wrapping_add(1) } else { a.wrapping_sub(1) });
         for chunk in ops.chunks(batch) {
             fib.apply(chunk, &domain).unwrap();
+            prop_assert!(fib.copies_identical(&domain), "left-right copies differ");
             for op in chunk { model.apply(op); }
             let g = domain.read();
             let lpm = fib.load(&g);

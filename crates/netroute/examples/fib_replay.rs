@@ -1,0 +1,79 @@
+//! Batched replay of the real 24 h RIS update stream through `SharedFib`: the update
+//! throughput figure of issue 5 on its own, for profiling and for before/after runs.
+//!
+//! ```text
+//! RUSTFLAGS="-C target-cpu=native" cargo run --release -p netroute --example fib_replay -- v6 65536
+//! ```
+//!
+//! Arguments: family (`v4` / `v6`, default both) and ops per batch (default 4096). Next
+//! hops are hashed from (prefix, position in the stream), as in `benches/fib.rs`, so
+//! nearly every announcement changes the FIB. Needs `../shared/data`; says so and exits
+//! without it.
+
+#[path = "../tests/common/ris.rs"]
+mod ris;
+
+use netroute::route::fib::{FibOp, Key, NextHop, SharedFib};
+use std::time::Instant;
+
+fn h<T: std::hash::Hash>(x: T) -> u64 {
+    use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+    BuildHasherDefault::<DefaultHasher>::default().hash_one(x)
+}
+
+fn run<K: Key + ris::Family>(batch: usize) {
+    let (Some(table), Some(updates)) = (ris::table::<K>(), ris::updates::<K>()) else {
+        println!("fib_replay: ../shared/data not found, nothing to do");
+        return;
+    };
+    let nh = |x: u64| NextHop::new(ris::nh_of(x)).expect("in range");
+    let routes: Vec<(K, u8, NextHop)> = table.iter().map(|&(a, l)| (a, l, nh(h((a, l))))).collect();
+    let ops: Vec<FibOp<K>> = updates
+        .iter()
+        .enumerate()
+        .map(|(i, &(ann, addr, len))| {
+            if ann {
+                FibOp::Insert {
+                    addr,
+                    len,
+                    nh: nh(h((addr, len, i))),
+                }
+            } else {
+                FibOp::Remove { addr, len }
+            }
+        })
+        .collect();
+    let domain = psref::Domain::new();
+    let shared = SharedFib::from_routes(routes, &domain).expect("valid table");
+    let (mut publish, mut total) = (Vec::new(), Vec::new());
+    let t = Instant::now();
+    for b in ops.chunks(batch) {
+        let rep = shared.apply(b, &domain).expect("valid update");
+        publish.push(rep.publish_latency);
+        total.push(rep.total);
+    }
+    let el = t.elapsed();
+    publish.sort_unstable();
+    total.sort_unstable();
+    println!(
+        "fib_replay {}: {} ops in batches of {batch}: {:.2} M updates/s; publish latency p50 {:.2?} max {:.2?}; interval between publications max {:.2?}",
+        K::TAG,
+        ops.len(),
+        ops.len() as f64 / el.as_secs_f64() / 1e6,
+        publish[publish.len() / 2],
+        publish[publish.len() - 1],
+        total[total.len() - 1],
+    );
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let fam = args.first().map_or("both", String::as_str);
+    let batch = args.get(1).and_then(|b| b.parse().ok()).unwrap_or(4096);
+    if fam != "v6" {
+        run::<u32>(batch);
+    }
+    if fam != "v4" {
+        run::<u128>(batch);
+    }
+}
