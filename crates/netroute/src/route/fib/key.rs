@@ -45,6 +45,8 @@ pub trait Key: sealed::Sealed + Copy + Ord + Eq + Hash + Debug + Send + Sync + '
     fn window(self, off: u32) -> u32;
     /// The address in its usual text form (dotted quad or RFC 5952).
     fn to_text(self) -> String;
+    /// Number of leading bits `self` and `other` share (`BITS` if equal).
+    fn common_prefix(self, other: Self) -> u32;
 }
 
 impl Key for u32 {
@@ -90,6 +92,10 @@ impl Key for u32 {
     }
     fn to_text(self) -> String {
         std::net::Ipv4Addr::from(self).to_string()
+    }
+    #[inline(always)]
+    fn common_prefix(self, other: Self) -> u32 {
+        (self ^ other).leading_zeros()
     }
 }
 
@@ -146,6 +152,10 @@ impl Key for u128 {
     }
     fn to_text(self) -> String {
         std::net::Ipv6Addr::from(self).to_string()
+    }
+    #[inline(always)]
+    fn common_prefix(self, other: Self) -> u32 {
+        (self ^ other).leading_zeros()
     }
 }
 

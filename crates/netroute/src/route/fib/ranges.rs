@@ -731,10 +731,7 @@ impl<K: Key, L: Leaf> Ranges<K, L> {
             // The leaf of the longest prefix covering the unit from outside, and the
             // prefixes inside it (itself included), sorted.
             let (inherit, _) = rib.covering(qa, ql);
-            rib.items_in(qa, u32::from(ql), items);
-            if let Some(&v) = rib.map.get(&(qa, ql)) {
-                items.insert(0, (qa, ql, v));
-            }
+            rib.items_from(qa, ql, items);
             seg.clear();
             sweep(items, off, inherit, s, e, &mut seg);
             let i = cur + okeys[cur..].partition_point(|&x| x < s);

@@ -70,8 +70,42 @@ impl<K: Key, L: Leaf> Rib<K, L> {
     }
 
     /// Longest prefix strictly shorter than `len` covering `k` (encoded next hop,
-    /// length + 1), by exact-match probes.
+    /// length + 1), or `(0, 0)` if none.
+    ///
+    /// Walks the ordered map downwards from `(k, len)` with jumps instead of probing
+    /// every shorter length (up to 47 B-tree descents for a /48): the entry just below
+    /// the bound either covers `k` (then it is the longest such, every longer candidate
+    /// sorting after it) or shares only its first `c` bits with `k`, and then every
+    /// covering prefix is at most `c` long and sorts at or below `(k & mask(c), c)`.
+    /// A few descents on real tables. Below `DIRECT_BITS` bits the answer of a longer
+    /// prefix is the chunk's short-prefix default.
     pub(crate) fn covering(&self, k: K, len: u8) -> (E<L>, u8) {
+        use std::ops::Bound;
+        let long = u32::from(len) > K::DIRECT_BITS;
+        let mut hi = Bound::Excluded((k, len));
+        while len > 0 {
+            let Some((&(x, lx), &v)) = self.map.range((Bound::Unbounded, hi)).next_back() else {
+                break;
+            };
+            if lx < len && k.and(K::mask(lx)) == x {
+                return (v, lx + 1);
+            }
+            let c = k.common_prefix(x).min(u32::from(len) - 1);
+            if long && c <= K::DIRECT_BITS {
+                break;
+            }
+            hi = Bound::Included((k.and(K::mask(c as u8)), c as u8));
+        }
+        if long {
+            let ch = k.top(K::DIRECT_BITS);
+            return (self.dflt[ch], self.dlen[ch]);
+        }
+        (E::<L>::default(), 0)
+    }
+
+    /// The slow definition of [`Rib::covering`] (tests).
+    #[cfg(test)]
+    pub(crate) fn covering_by_probes(&self, k: K, len: u8) -> (E<L>, u8) {
         for l in (0..len).rev() {
             if let Some(&v) = self.map.get(&(k.and(K::mask(l)), l)) {
                 return (v, l + 1);
@@ -121,6 +155,18 @@ impl<K: Key, L: Leaf> Rib<K, L> {
             self.map
                 .range((base, off8.saturating_add(1))..=(hi, K::BITS))
                 .filter(|((_, l), _)| *l > off8)
+                .map(|(&(k, l), &v)| (k, l, v)),
+        );
+    }
+
+    /// The prefix `(base, len)` itself, if present, and the prefixes inside it, sorted
+    /// (one range scan).
+    pub(crate) fn items_from(&self, base: K, len: u8, out: &mut Vec<(K, u8, E<L>)>) {
+        out.clear();
+        out.extend(
+            self.map
+                .range((base, len)..=(base.last(len), K::BITS))
+                .filter(|((_, l), _)| *l >= len)
                 .map(|(&(k, l), &v)| (k, l, v)),
         );
     }

@@ -177,6 +177,76 @@ proptest! {
     }
 }
 
+/// `Rib::covering` (the jumping walk) against its definition (one probe per shorter
+/// length), for every prefix of the ops and its neighbours, both families.
+fn covering_matches_probes<K: Key>(ops: &[FibOp<K>]) -> Result<(), TestCaseError> {
+    let mut rib = super::rib::Rib::<K, NextHop>::new();
+    for op in ops {
+        op.apply_rib(&mut rib);
+    }
+    for op in ops {
+        let (a, l) = op.prefix();
+        for len in [
+            l,
+            l.saturating_add(1).min(K::BITS),
+            l.saturating_sub(1),
+            K::BITS,
+        ] {
+            let k = a.and(K::mask(len));
+            prop_assert_eq!(
+                rib.covering(k, len),
+                rib.covering_by_probes(k, len),
+                "{:?}/{}",
+                k,
+                len
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Prefixes over a few sparse address bits around the direct-table boundary, so that
+/// they nest densely on both sides of it (what the covering walk must get right).
+fn dense_op<K: Key>(ins: bool, addr: K, len: u8) -> FibOp<K> {
+    let addr = addr.and(K::mask(len));
+    if ins {
+        FibOp::Insert {
+            addr,
+            len,
+            nh: nh(u32::from(len)),
+        }
+    } else {
+        FibOp::Remove { addr, len }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    #[test]
+    fn covering_walk_matches_probes_v4(
+        ops in prop::collection::vec(op_v4(), 1..300),
+        dense in prop::collection::vec((any::<bool>(), any::<u32>(), 8u8..=32), 1..300),
+    ) {
+        covering_matches_probes(&ops)?;
+        let dense: Vec<_> = dense.into_iter().map(|(i, r, l)| dense_op(i || l % 3 == 0, 0x0a00_0000 | (r & 0x0003_ffc0), l)).collect();
+        covering_matches_probes(&dense)?;
+    }
+
+    #[test]
+    fn covering_walk_matches_probes_v6(
+        ops in prop::collection::vec(op_v6(), 1..300),
+        dense in prop::collection::vec((any::<bool>(), any::<u64>(), 8u8..=52), 1..300),
+    ) {
+        covering_matches_probes(&ops)?;
+        let dense: Vec<_> = dense.into_iter().map(|(i, r, l)| {
+            let a = (0x2001u128 << 112) | (u128::from(r & 0x000f_ff00_0000_f000) << 64);
+            dense_op(i || l % 3 == 0, a, l)
+        }).collect();
+        covering_matches_probes(&dense)?;
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
 
