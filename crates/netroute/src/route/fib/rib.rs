@@ -83,10 +83,13 @@ impl<K: Key, L: Leaf> Rib<K, L> {
         use std::ops::Bound;
         let long = u32::from(len) > K::DIRECT_BITS;
         let mut hi = Bound::Excluded((k, len));
-        while len > 0 {
-            let Some((&(x, lx), &v)) = self.map.range((Bound::Unbounded, hi)).next_back() else {
-                break;
-            };
+        // A /0 has nothing shorter; the walk's `c` needs `len >= 1`.
+        let mut below = self
+            .map
+            .range((Bound::Unbounded, hi))
+            .next_back()
+            .filter(|_| len > 0);
+        while let Some((&(x, lx), &v)) = below {
             if lx < len && k.and(K::mask(lx)) == x {
                 return (v, lx + 1);
             }
@@ -95,6 +98,7 @@ impl<K: Key, L: Leaf> Rib<K, L> {
                 break;
             }
             hi = Bound::Included((k.and(K::mask(c as u8)), c as u8));
+            below = self.map.range((Bound::Unbounded, hi)).next_back();
         }
         if long {
             let ch = k.top(K::DIRECT_BITS);
