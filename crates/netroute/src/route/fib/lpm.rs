@@ -30,6 +30,12 @@ const STRIDE: u32 = 6;
 /// 30-bit leaves: one in each).
 const INLINE: u32 = 1 << 31;
 
+/// The structure recompiles itself when the replaced parts waiting in the free lists
+/// exceed `COMPACT_MIN` bytes and `1 / COMPACT_DEN` of the live bytes (much sooner under
+/// test, so that the tests cross compactions).
+const COMPACT_MIN: usize = if cfg!(test) { 4 * 1024 } else { 64 * 1024 };
+const COMPACT_DEN: usize = if cfg!(test) { 64 } else { 2 };
+
 /// Lanes interleaved by the batch lookup.
 const LANES: usize = 16;
 
@@ -68,7 +74,55 @@ pub(crate) struct Poptrie<K: Key, L: Leaf = NextHop> {
     free_nodes: Vec<Vec<u32>>,
     free_leaves: Vec<Vec<u32>>,
     free_compact: Vec<Vec<u32>>,
+    /// What the last patch wrote, for [`Poptrie::copy_patched`].
+    log: PatchLog,
     _k: PhantomData<(K, L)>,
+}
+
+/// The parts of a [`Poptrie`] one patch wrote: enough for a second copy that was equal
+/// before the patch to catch up by copying them.
+#[derive(Clone, Debug, Default)]
+struct PatchLog {
+    /// The patch recompiled everything (a compaction): copy it all.
+    rebuilt: bool,
+    /// Direct entries written.
+    direct: Vec<u32>,
+    /// Arena blocks written, `(start, len)`.
+    nodes: Vec<(u32, u32)>,
+    leaves: Vec<(u32, u32)>,
+    compact: Vec<(u32, u32)>,
+    /// Size classes whose free lists changed (bit `n` for blocks of `n`).
+    free_nodes: u128,
+    free_leaves: u128,
+    free_compact: u64,
+}
+
+impl PatchLog {
+    fn clear(&mut self) {
+        self.rebuilt = false;
+        self.direct.clear();
+        self.nodes.clear();
+        self.leaves.clear();
+        self.compact.clear();
+        (self.free_nodes, self.free_leaves, self.free_compact) = (0, 0, 0);
+    }
+}
+
+/// Copies the free lists of the size classes set in `mask` from `src`.
+fn copy_lists(dst: &mut [Vec<u32>], src: &[Vec<u32>], mut mask: u128) {
+    while mask != 0 {
+        let n = mask.trailing_zeros() as usize;
+        mask &= mask - 1;
+        dst[n].clone_from(&src[n]);
+    }
+}
+
+/// Copies the blocks `(start, len)` of `src` into `dst` (same length).
+fn copy_blocks<T: Copy>(dst: &mut [T], src: &[T], blocks: &[(u32, u32)]) {
+    for &(at, n) in blocks {
+        let r = at as usize..(at + n) as usize;
+        dst[r.clone()].copy_from_slice(&src[r]);
+    }
 }
 
 /// A compiled, read-only-for-readers longest-prefix-match structure for one family,
@@ -129,14 +183,16 @@ impl<K: Key, L: Leaf> Lpm<K, L> {
         }
     }
 
-    /// Brings `self` to the state of `src` after `src.patch_many(rib, changed)`, where
-    /// `self` was equal to `src` before that patch (the second copy of a left-right
-    /// pair). IPv6 copies the chunks and direct entries the patch wrote (a memory copy
-    /// instead of a second compile); IPv4 patches the same prefixes again.
-    pub(crate) fn catch_up(&mut self, src: &Lpm<K, L>, rib: &Rib<K, L>, changed: &[(K, u8)]) {
+    /// Brings `self` to the state of `src` after `src`'s last patch, where `self` was
+    /// equal to `src` before that patch (the second copy of a left-right pair): copies
+    /// the parts the patch wrote (chunks and direct entries for IPv6, arena blocks, direct
+    /// entries and free lists for IPv4), a memory copy instead of a second compile.
+    pub(crate) fn catch_up(&mut self, src: &Lpm<K, L>) {
         match (&mut self.0, &src.0) {
             (Inner::Ranges(d), Inner::Ranges(s)) => d.copy_patched(s),
-            _ => self.patch_many(rib, changed),
+            (Inner::Poptrie(d), Inner::Poptrie(s)) => d.copy_patched(s),
+            // Not reached: the family fixes the variant.
+            _ => self.clone_from(src),
         }
     }
 
@@ -220,6 +276,7 @@ impl<K: Key, L: Leaf> Poptrie<K, L> {
             free_nodes: vec![Vec::new(); 65],
             free_leaves: vec![Vec::new(); 65],
             free_compact: vec![Vec::new(); Self::MAX_WORDS + 1],
+            log: PatchLog::default(),
             _k: PhantomData,
         }
     }
@@ -404,6 +461,7 @@ impl<K: Key, L: Leaf> Poptrie<K, L> {
             let w = 1 + n.div_ceil(per);
             let at = match self.free_compact[w].pop() {
                 Some(at) => {
+                    self.log.free_compact |= 1 << w;
                     self.garbage -= 8 * w;
                     at as usize
                 }
@@ -415,6 +473,7 @@ impl<K: Key, L: Leaf> Poptrie<K, L> {
                 }
             };
             self.compact[at..at + w].copy_from_slice(&words[..w]);
+            self.log.compact.push((at as u32, w as u32));
             assert!(at <= PAYLOAD as usize, "compact arena beyond 2^30 words");
             return (TAG_COMPACT << TAG_SHIFT) | at as u32;
         }
@@ -509,13 +568,21 @@ impl<K: Key, L: Leaf> Poptrie<K, L> {
         if n == 0 {
             return self.nodes.len();
         }
-        if let Some(at) = self.free_nodes[n].pop() {
-            self.garbage -= n * std::mem::size_of::<Node>();
-            return at as usize;
-        }
-        grow(&mut self.nodes, n);
-        let at = self.nodes.len();
-        self.nodes.resize(at + n, Node::default());
+        let at = match self.free_nodes[n].pop() {
+            Some(at) => {
+                self.log.free_nodes |= 1 << n;
+                self.garbage -= n * std::mem::size_of::<Node>();
+                at as usize
+            }
+            None => {
+                grow(&mut self.nodes, n);
+                let at = self.nodes.len();
+                self.nodes.resize(at + n, Node::default());
+                at
+            }
+        };
+        // The caller writes the block.
+        self.log.nodes.push((at as u32, n as u32));
         at
     }
 
@@ -524,13 +591,20 @@ impl<K: Key, L: Leaf> Poptrie<K, L> {
         if n == 0 {
             return self.leaves.len();
         }
-        if let Some(at) = self.free_leaves[n].pop() {
-            self.garbage -= std::mem::size_of::<E<L>>() * n;
-            return at as usize;
-        }
-        grow(&mut self.leaves, n);
-        let at = self.leaves.len();
-        self.leaves.resize(at + n, E::<L>::default());
+        let at = match self.free_leaves[n].pop() {
+            Some(at) => {
+                self.log.free_leaves |= 1 << n;
+                self.garbage -= std::mem::size_of::<E<L>>() * n;
+                at as usize
+            }
+            None => {
+                grow(&mut self.leaves, n);
+                let at = self.leaves.len();
+                self.leaves.resize(at + n, E::<L>::default());
+                at
+            }
+        };
+        self.log.leaves.push((at as u32, n as u32));
         at
     }
 
@@ -541,6 +615,7 @@ impl<K: Key, L: Leaf> Poptrie<K, L> {
         let nl = n.leafvec.count_ones() as usize;
         if n.base1 & INLINE == 0 && nl > 0 {
             self.free_leaves[nl].push(n.base0);
+            self.log.free_leaves |= 1 << nl;
             self.garbage += std::mem::size_of::<E<L>>() * nl;
         }
         let nc = n.vector.count_ones() as usize;
@@ -549,6 +624,7 @@ impl<K: Key, L: Leaf> Poptrie<K, L> {
                 self.free_below(n.base1 as usize + c);
             }
             self.free_nodes[nc].push(n.base1);
+            self.log.free_nodes |= 1 << nc;
             self.garbage += nc * std::mem::size_of::<Node>();
         }
     }
@@ -561,11 +637,13 @@ impl<K: Key, L: Leaf> Poptrie<K, L> {
                 let n = self.compact[at as usize].count_ones() as usize;
                 let w = 1 + n.div_ceil(Self::PER_WORD);
                 self.free_compact[w].push(at);
+                self.log.free_compact |= 1 << w;
                 self.garbage += 8 * w;
             }
             TAG_NODE => {
                 self.free_below(at as usize);
                 self.free_nodes[1].push(at);
+                self.log.free_nodes |= 1 << 1;
                 self.garbage += std::mem::size_of::<Node>();
             }
             _ => {}
@@ -578,6 +656,7 @@ impl<K: Key, L: Leaf> Poptrie<K, L> {
         self.drop_entry(old);
         rib.items_in(K::from_top(c, K::DIRECT_BITS), K::DIRECT_BITS, items);
         self.direct[c] = self.compile_chunk(items, rib.dflt[c]);
+        self.log.direct.push(c as u32);
     }
 
     /// Brings the structure up to date with `rib` after the prefix `(k, len)` changed
@@ -585,6 +664,7 @@ impl<K: Key, L: Leaf> Poptrie<K, L> {
     /// deepest existing node whose range contains the prefix, a whole chunk, or for a
     /// prefix of at most `DIRECT_BITS` bits every chunk it covers).
     pub(crate) fn patch(&mut self, rib: &Rib<K, L>, k: K, len: u8) {
+        self.log.clear();
         self.patch_unit(rib, k, len, &mut Vec::new());
         self.compact_if_sparse(rib);
     }
@@ -598,6 +678,7 @@ impl<K: Key, L: Leaf> Poptrie<K, L> {
         if let [(k, len)] = *changed {
             return self.patch(rib, k, len);
         }
+        self.log.clear();
         // (chunk, index into `changed` of its only long prefix, or usize::MAX when the
         // chunk must be recompiled whole).
         let mut units: Vec<(usize, usize)> = Vec::with_capacity(changed.len());
@@ -644,9 +725,39 @@ impl<K: Key, L: Leaf> Poptrie<K, L> {
 
     /// Recompiles everything when replaced parts exceed half of the live bytes.
     fn compact_if_sparse(&mut self, rib: &Rib<K, L>) {
-        if self.garbage > 64 * 1024 && self.garbage > self.live_bytes() / 2 {
+        if self.garbage > COMPACT_MIN && self.garbage > self.live_bytes() / COMPACT_DEN {
             *self = Poptrie::build(rib);
+            self.log.rebuilt = true;
         }
+    }
+
+    /// Brings `self` to the state of `src` after `src`'s last patch, by copying what that
+    /// patch wrote (its [`PatchLog`]), provided `self` was equal to `src` before it.
+    pub(crate) fn copy_patched(&mut self, src: &Self) {
+        if src.log.rebuilt {
+            self.clone_from(src);
+            self.log.clear();
+            return;
+        }
+        let log = &src.log;
+        self.nodes.resize(src.nodes.len(), Node::default());
+        self.leaves.resize(src.leaves.len(), E::<L>::default());
+        self.compact.resize(src.compact.len(), 0);
+        copy_blocks(&mut self.nodes, &src.nodes, &log.nodes);
+        copy_blocks(&mut self.leaves, &src.leaves, &log.leaves);
+        copy_blocks(&mut self.compact, &src.compact, &log.compact);
+        for &c in &log.direct {
+            self.direct[c as usize] = src.direct[c as usize];
+        }
+        copy_lists(&mut self.free_nodes, &src.free_nodes, log.free_nodes);
+        copy_lists(&mut self.free_leaves, &src.free_leaves, log.free_leaves);
+        copy_lists(
+            &mut self.free_compact,
+            &src.free_compact,
+            u128::from(log.free_compact),
+        );
+        self.garbage = src.garbage;
+        self.log.clear();
     }
 
     /// [`Poptrie::patch`] without the compaction check.
@@ -690,6 +801,7 @@ impl<K: Key, L: Leaf> Poptrie<K, L> {
                 rib.items_in(base, off, items);
                 let node = self.build_node(items, off, inh);
                 self.nodes[idx] = node;
+                self.log.nodes.push((idx as u32, 1));
             }
         }
     }

@@ -154,7 +154,7 @@ impl<K: Key, L: Leaf> SharedFib<K, L> {
             Some(r) => {
                 let mut old = r.into_inner();
                 let g = domain.read();
-                old.catch_up(self.load(&g), &w.rib, &changed);
+                old.catch_up(self.load(&g));
                 old
             }
             None => Lpm::build(&w.rib),

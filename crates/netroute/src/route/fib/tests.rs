@@ -294,6 +294,102 @@ impl Rng {
     }
 }
 
+/// Long churn through `SharedFib` (many batches of mixed sizes over a table dense
+/// enough that freed blocks are reused across batches and the IPv4 structure compacts
+/// itself): after every batch the two left-right copies are identical (the second one
+/// catches up by copying what the first one's patch wrote) and answer as the model.
+fn churn_keeps_copies_identical<K: Key>(
+    mut rand_prefix: impl FnMut(&mut Rng) -> (K, u8),
+    probe: impl Fn(&mut Rng) -> K,
+) {
+    let mut r = Rng(11);
+    let domain = psref::Domain::new();
+    let mut model = Model::new();
+    let table: Vec<FibOp<K>> = (0..20_000)
+        .map(|_| {
+            let (addr, len) = rand_prefix(&mut r);
+            FibOp::Insert {
+                addr,
+                len,
+                nh: nh((r.next() % 500) as u32),
+            }
+        })
+        .collect();
+    for op in &table {
+        model.apply(op);
+    }
+    let fib = SharedFib::<K>::from_routes(
+        table.iter().filter_map(|op| match *op {
+            FibOp::Insert { addr, len, nh } => Some((addr, len, nh)),
+            FibOp::Remove { .. } => None,
+        }),
+        &domain,
+    )
+    .unwrap();
+    let probes: Vec<K> = (0..2_000).map(|_| probe(&mut r)).collect();
+    for round in 0..300 {
+        let n = [1, 2, 7, 64, 300][round % 5];
+        let ops: Vec<FibOp<K>> = (0..n)
+            .map(|_| {
+                let (addr, len) = rand_prefix(&mut r);
+                if r.next() % 2 == 0 {
+                    FibOp::Remove { addr, len }
+                } else {
+                    FibOp::Insert {
+                        addr,
+                        len,
+                        nh: nh((r.next() % 500) as u32),
+                    }
+                }
+            })
+            .collect();
+        fib.apply(&ops, &domain).unwrap();
+        assert!(
+            fib.copies_identical(&domain),
+            "copies differ after round {round}"
+        );
+        for op in &ops {
+            model.apply(op);
+        }
+        if round % 50 == 49 {
+            let g = domain.read();
+            for &a in &probes {
+                assert_eq!(
+                    fib.load(&g).lookup(a),
+                    model.lookup(a),
+                    "{a:?} round {round}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn shared_churn_keeps_copies_identical_v4() {
+    // Two /8s, lengths 12..=30: chunks of leaf-only records and of node trees.
+    churn_keeps_copies_identical::<u32>(
+        |r| {
+            let len = 12 + (r.next() % 19) as u8;
+            let a = ((10 + (r.next() % 2) as u32) << 24) | (r.next() as u32 & 0x00ff_ffff);
+            (a & u32::mask(len), len)
+        },
+        |r| ((10 + (r.next() % 2) as u32) << 24) | (r.next() as u32 & 0x00ff_ffff),
+    );
+}
+
+#[test]
+fn shared_churn_keeps_copies_identical_v6() {
+    // Two /16s, lengths 12..=64 (past /48: child chunks).
+    churn_keeps_copies_identical::<u128>(
+        |r| {
+            let len = 12 + (r.next() % 53) as u8;
+            let a = ((0x2001 + (r.next() % 2) as u128) << 112) | (u128::from(r.next()) << 48);
+            (a & u128::mask(len), len)
+        },
+        |r| ((0x2001 + (r.next() % 2) as u128) << 112) | (u128::from(r.next()) << 48),
+    );
+}
+
 /// Random tables with every prefix length, many random lookups, incremental vs model.
 #[test]
 fn random_tables_all_lengths() {
