@@ -332,7 +332,7 @@ fn churn_keeps_copies_identical<K: Key>(
         let ops: Vec<FibOp<K>> = (0..n)
             .map(|_| {
                 let (addr, len) = rand_prefix(&mut r);
-                if r.next() % 2 == 0 {
+                if r.next().is_multiple_of(2) {
                     FibOp::Remove { addr, len }
                 } else {
                     FibOp::Insert {
