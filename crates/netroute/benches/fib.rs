@@ -326,8 +326,7 @@ where
         );
     }
     // One reader thread doing in-table batch lookups (one read section per 1,024
-    // addresses): its rate alone, then while the writer replays the stream again with
-    // one publication per 256 ops.
+    // addresses) while the writer alternates idle and replay windows.
     let mut r = Rng(9);
     let addrs: Vec<K> = (0..N)
         .map(|_| {
@@ -335,22 +334,65 @@ where
             K::inside(&mut r, a, l)
         })
         .collect();
-    let phase = std::sync::atomic::AtomicU32::new(0);
-    let (idle, busy, replay_t) = std::thread::scope(|s| {
+    drop(shared);
+    // Both fence protocols of psref: a membarrier domain (readers' section entry is a
+    // plain store, every synchronize interrupts them) and a fenced one (readers fence,
+    // writers never interrupt them).
+    for fenced in [false, true] {
+        let domain = if fenced {
+            psref::Domain::fenced()
+        } else {
+            psref::Domain::new()
+        };
+        let shared = SharedFib::from_routes(routes.iter().copied(), &domain).expect("valid table");
+        for per_pub in [1, 256, 16384] {
+            reader_share::<K>(&shared, &domain, &addrs, &ops, per_pub);
+        }
+    }
+}
+
+/// CPU time this thread has run, in ns (`/proc/thread-self/schedstat`, first field):
+/// time other processes held the CPU is not counted.
+fn thread_cpu_ns() -> u64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// The reader's rate while the writer replays `ops` (one publication per `per_pub` ops)
+/// against its rate while the writer sleeps, in alternating 100 ms windows (idle, busy,
+/// idle, ...: 12 busy windows), so that drift of the shared host hits both sides alike.
+/// Each busy window is compared with the mean of the idle windows on either side; the
+/// median of those ratios is reported, by wall time and by the reader's own CPU time
+/// (which leaves out time other processes of this guest held its CPU).
+fn reader_share<K: Bench>(
+    shared: &SharedFib<K>,
+    domain: &psref::Domain,
+    addrs: &[K],
+    ops: &[FibOp<K>],
+    per_pub: usize,
+) {
+    const BUSY: usize = 12;
+    const WINDOW: Duration = Duration::from_millis(100);
+    let phase = std::sync::atomic::AtomicUsize::new(0);
+    let done = 2 * BUSY + 1;
+    let (windows, applied) = std::thread::scope(|s| {
         let reader = s.spawn(|| {
             let rd = domain.reader();
             let mut out = vec![None; 1024];
-            let mut counts = [0u64; 3];
-            let mut times = [Duration::ZERO; 3];
-            let mut t = Instant::now();
+            // Per window: lookups, wall time, CPU time.
+            let mut w = vec![(0u64, Duration::ZERO, 0u64); done];
+            let (mut t, mut c) = (Instant::now(), thread_cpu_ns());
             let mut cur = 0;
             loop {
-                let p = phase.load(Ordering::Relaxed) as usize;
+                let p = phase.load(Ordering::Relaxed);
                 if p != cur {
-                    times[cur] = t.elapsed();
-                    t = Instant::now();
-                    cur = p;
-                    if p == 3 {
+                    let (t2, c2) = (Instant::now(), thread_cpu_ns());
+                    w[cur].1 = t2 - t;
+                    w[cur].2 = c2 - c;
+                    (t, c, cur) = (t2, c2, p);
+                    if p == done {
                         break;
                     }
                 }
@@ -359,32 +401,59 @@ where
                     shared.load(&g).lookup_batch(a, &mut out);
                 }
                 black_box(&out);
-                counts[cur] += N as u64;
+                w[cur].0 += addrs.len() as u64;
             }
-            (
-                counts[1] as f64 / times[1].as_secs_f64(),
-                counts[2] as f64 / times[2].as_secs_f64(),
-            )
+            w
         });
-        phase.store(1, Ordering::Relaxed);
-        std::thread::sleep(Duration::from_secs(2));
-        phase.store(2, Ordering::Relaxed);
-        let t = Instant::now();
-        for b in ops.chunks(256) {
-            shared.apply(b, &domain).expect("valid update");
+        let mut next = ops.chunks(per_pub).cycle();
+        let mut applied = (0usize, Duration::ZERO);
+        for p in 0..done {
+            let t = Instant::now();
+            if p % 2 == 0 {
+                std::thread::sleep(WINDOW);
+            } else {
+                while t.elapsed() < WINDOW {
+                    let b = next.next().expect("cycled");
+                    shared.apply(b, domain).expect("valid update");
+                    applied.0 += b.len();
+                }
+                applied.1 += t.elapsed();
+            }
+            phase.store(p + 1, Ordering::Relaxed);
         }
-        let replay_t = t.elapsed();
-        phase.store(3, Ordering::Relaxed);
-        let (idle, busy) = reader.join().expect("reader");
-        (idle, busy, replay_t)
+        (reader.join().expect("reader"), applied)
     });
+    let wall = |w: &(u64, Duration, u64)| w.0 as f64 / w.1.as_secs_f64();
+    let cpu = |w: &(u64, Duration, u64)| w.0 as f64 / (w.2.max(1) as f64 / 1e9);
+    let ratios = |f: &dyn Fn(&(u64, Duration, u64)) -> f64| {
+        let mut v: Vec<f64> = (0..BUSY)
+            .map(|b| {
+                let i = 2 * b + 1;
+                f(&windows[i]) / ((f(&windows[i - 1]) + f(&windows[i + 1])) / 2.0)
+            })
+            .collect();
+        v.sort_by(f64::total_cmp);
+        (v[BUSY / 2], v[0], v[BUSY - 1])
+    };
+    let (mw, lw, hw) = ratios(&wall);
+    let (mc, lc, hc) = ratios(&cpu);
+    let idle: Vec<f64> = windows.iter().step_by(2).map(wall).collect();
     println!(
-        "REPORT fib-{} reader during replay (256 ops/publication, {:.2} M updates/s): idle {:.1} Mlps, during {:.1} Mlps = {:.0} % of idle",
+        "REPORT fib-{} reader during replay ({:?} domain, {per_pub} ops/publication, {:.2} M updates/s while busy): idle {:.1} Mlps (median window); busy/idle median {:.0} % (min {:.0}, max {:.0}) by wall time, {:.0} % (min {:.0}, max {:.0}) by reader CPU time",
         K::TAG,
-        ops.len() as f64 / replay_t.as_secs_f64() / 1e6,
-        idle / 1e6,
-        busy / 1e6,
-        100.0 * busy / idle
+        domain.barrier_mode(),
+        applied.0 as f64 / applied.1.as_secs_f64() / 1e6,
+        {
+            let mut v = idle.clone();
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2] / 1e6
+        },
+        100.0 * mw,
+        100.0 * lw,
+        100.0 * hw,
+        100.0 * mc,
+        100.0 * lc,
+        100.0 * hc,
     );
 }
 

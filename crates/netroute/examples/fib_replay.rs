@@ -7,8 +7,10 @@
 //!
 //! Arguments: family (`v4` / `v6`, default both) and ops per batch (default 4096). Next
 //! hops are hashed from (prefix, position in the stream), as in `benches/fib.rs`, so
-//! nearly every announcement changes the FIB. Needs `../shared/data`; says so and exits
-//! without it.
+//! nearly every announcement changes the FIB. `READER=1` runs one reader thread doing
+//! batch lookups (one read section per 1,024 addresses) during the replay, and
+//! `FENCED=1` puts the FIB in a fenced psref domain (`Domain::fenced`). Needs
+//! `../shared/data`; says so and exits without it.
 
 #[path = "../tests/common/ris.rs"]
 mod ris;
@@ -43,25 +45,48 @@ fn run<K: Key + ris::Family>(batch: usize) {
             }
         })
         .collect();
-    let domain = psref::Domain::new();
-    let shared = SharedFib::from_routes(routes, &domain).expect("valid table");
+    let domain = if std::env::var_os("FENCED").is_some() {
+        psref::Domain::fenced()
+    } else {
+        psref::Domain::new()
+    };
+    let shared = SharedFib::from_routes(routes.iter().copied(), &domain).expect("valid table");
     let (mut publish, mut total) = (Vec::new(), Vec::new());
-    let t = Instant::now();
-    for b in ops.chunks(batch) {
-        let rep = shared.apply(b, &domain).expect("valid update");
-        publish.push(rep.publish_latency);
-        total.push(rep.total);
-    }
-    let el = t.elapsed();
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let el = std::thread::scope(|s| {
+        if std::env::var_os("READER").is_some() {
+            s.spawn(|| {
+                let rd = domain.reader();
+                let addrs: Vec<K> = routes.iter().map(|r| r.0).take(65536).collect();
+                let mut out = vec![None; 1024];
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    for a in addrs.chunks(1024) {
+                        let g = rd.read();
+                        shared.load(&g).lookup_batch(a, &mut out);
+                    }
+                    std::hint::black_box(&out);
+                }
+            });
+        }
+        let t = Instant::now();
+        for b in ops.chunks(batch) {
+            let rep = shared.apply(b, &domain).expect("valid update");
+            publish.push(rep.publish_latency);
+            total.push(rep.total);
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        t.elapsed()
+    });
     publish.sort_unstable();
     total.sort_unstable();
     println!(
-        "fib_replay {}: {} ops in batches of {batch}: {:.2} M updates/s; publish latency p50 {:.2?} max {:.2?}; interval between publications max {:.2?}",
+        "fib_replay {}: {} ops in batches of {batch}: {:.2} M updates/s; publish latency p50 {:.2?} max {:.2?}; interval between publications p50 {:.2?} max {:.2?}",
         K::TAG,
         ops.len(),
         ops.len() as f64 / el.as_secs_f64() / 1e6,
         publish[publish.len() / 2],
         publish[publish.len() - 1],
+        total[total.len() / 2],
         total[total.len() - 1],
     );
 }

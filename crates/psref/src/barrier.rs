@@ -101,7 +101,9 @@ pub fn init() -> BarrierMode {
     }
 }
 
-/// The mode in force. Only meaningful after [`init`] (any `Domain::new` calls it).
+/// The process mode: the protocol of every domain made by [`Domain::new`](crate::Domain::new)
+/// ([`Domain::fenced`](crate::Domain::fenced) domains always fence). Only meaningful after
+/// [`init`] (any `Domain::new` calls it).
 pub fn mode() -> BarrierMode {
     if fast() {
         BarrierMode::Membarrier
@@ -128,15 +130,17 @@ fn fast() -> bool {
 /// writer that stops waiting on it sees everything the thread did before) and orders it
 /// before the loads of protected pointers that follow.
 ///
-/// * membarrier mode: a plain store and a compiler fence; the writer's membarrier supplies
-///   the hardware barrier.
-/// * fallback on x86-64: `xchg` (a locked instruction, a full barrier on x86 — Intel SDM
+/// * a membarrier domain (`membarrier`, only ever true in the membarrier process mode): a
+///   plain store and a compiler fence; the writer's membarrier supplies the hardware
+///   barrier.
+/// * a fenced domain ([`Domain::fenced`](crate::Domain::fenced), or any domain of a
+///   fallback process) on x86-64: `xchg` (a locked instruction, a full barrier on x86 — Intel SDM
 ///   vol. 3 §9.2.2) instead of a store followed by `mfence`, which costs about twice as
 ///   much here. Like the membarrier path this relies on the hardware's guarantee rather
 ///   than the language model's; loom and Miri check the portable form below.
 /// * fallback elsewhere, and under loom/Miri: a Release store then a `SeqCst` fence.
 #[inline(always)]
-pub(crate) fn announce(active: &AtomicU64, value: u64) {
+pub(crate) fn announce(active: &AtomicU64, value: u64, membarrier: bool) {
     #[cfg(psref_mutation = "no_reader_fence")]
     {
         // Mutation: readers skip their fence. The loom models must catch this.
@@ -151,7 +155,7 @@ pub(crate) fn announce(active: &AtomicU64, value: u64) {
         return;
     }
     #[allow(unreachable_code)]
-    if fast() {
+    if membarrier && fast() {
         active.store(value, Ordering::Release);
         std::sync::atomic::compiler_fence(Ordering::SeqCst);
     } else {
@@ -168,11 +172,14 @@ pub(crate) fn announce(active: &AtomicU64, value: u64) {
     }
 }
 
-/// The writer's half: a full fence here and, in the fast mode, in every running thread.
-pub(crate) fn writer_barrier() {
+/// The writer's half: a full fence here and, for a membarrier domain, in every running
+/// thread.
+pub(crate) fn writer_barrier(membarrier: bool) {
     fence(Ordering::SeqCst);
+    #[cfg(any(loom, miri))]
+    let _ = membarrier;
     #[cfg(not(any(loom, miri)))]
-    if fast() && sys::membarrier(sys::CMD_PRIVATE_EXPEDITED) != 0 {
+    if membarrier && fast() && sys::membarrier(sys::CMD_PRIVATE_EXPEDITED) != 0 {
         // Registration succeeded, so the kernel cannot refuse later; if it does anyway,
         // continuing would let a writer free memory a reader still uses.
         eprintln!("psref: membarrier(PRIVATE_EXPEDITED) failed after registration; aborting");

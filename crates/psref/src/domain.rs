@@ -8,8 +8,9 @@
 //! # Protocol
 //!
 //! *Reader.* Enter: load the domain epoch (Acquire), store `epoch | 1` into the thread's
-//! record (Release), reader fence (a compiler fence when the writer uses membarrier, a
-//! SeqCst fence otherwise). Exit: store 0 (Release). Nested sections only count.
+//! record (Release), reader fence (a compiler fence when the domain's writers use
+//! membarrier, a SeqCst fence otherwise; fixed per domain at creation, so both sides of
+//! one domain always agree). Exit: store 0 (Release). Nested sections only count.
 //!
 //! *Writer (`synchronize`).* Bump the epoch by 2 (AcqRel), writer barrier (SeqCst fence +
 //! membarrier), then for every record wait until it shows 0 or an epoch at least the new
@@ -91,6 +92,10 @@ pub struct Domain {
     id: u64,
     /// Even; starts at 2 so that `epoch | 1` is never 0.
     epoch: crossbeam_padded::Padded<AtomicU64>,
+    /// Whether this domain's writers send `membarrier(2)` and its readers therefore only
+    /// need a compiler fence. Fixed at creation: readers and writers of one domain always
+    /// agree on the protocol.
+    membarrier: bool,
     /// Append-only list of records (never shrinks while the domain lives).
     head: AtomicPtr<Record>,
     drain_warn_after: std::sync::Mutex<Duration>,
@@ -181,13 +186,36 @@ pub(crate) fn thread_token() -> u64 {
 }
 
 impl Domain {
-    /// Creates a domain. The first call in a process also decides the barrier mode (see
-    /// [`barrier::init`](crate::barrier::init)).
+    /// Creates a domain in the process's barrier mode: membarrier where the kernel offers
+    /// it (see [`barrier::init`](crate::barrier::init); the first call in a process
+    /// decides the mode).
     pub fn new() -> Self {
+        let membarrier = barrier::init() == barrier::BarrierMode::Membarrier;
+        Self::with_membarrier(membarrier)
+    }
+
+    /// Creates a domain whose readers fence every section entry themselves (one locked
+    /// instruction on x86-64, about 10 ns) and whose writers therefore never interrupt
+    /// them with `membarrier(2)`, whatever the process mode.
+    ///
+    /// The choice for readers that open one section per batch of work (a FIB reader per
+    /// 1,024 lookups, a forwarder per packet burst) while a writer synchronizes often: on
+    /// the project's 2-vCPU KVM guests each membarrier costs a running reader several
+    /// microseconds (the IPI and its VM exit), so a writer publishing single route
+    /// updates through a membarrier domain takes a FIB reader down to about a third of
+    /// its rate, and to about 80 % through a fenced one (BENCHMARKS.md, "Reader during
+    /// updates"). Readers that open a section per object, where the fence would dominate,
+    /// want [`Domain::new`].
+    pub fn fenced() -> Self {
         barrier::init();
+        Self::with_membarrier(false)
+    }
+
+    fn with_membarrier(membarrier: bool) -> Self {
         Domain {
             id: NEXT_DOMAIN_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             epoch: crossbeam_padded::Padded(AtomicU64::new(2)),
+            membarrier,
             head: AtomicPtr::new(ptr::null_mut()),
             drain_warn_after: std::sync::Mutex::new(Duration::from_secs(1)),
             drain_hook: std::sync::Mutex::new(None),
@@ -197,6 +225,16 @@ impl Domain {
     /// This domain's id (unique in the process).
     pub fn id(&self) -> u64 {
         self.id
+    }
+
+    /// The fence protocol of this domain ([`Domain::new`]: the process mode;
+    /// [`Domain::fenced`]: always [`Fallback`](barrier::BarrierMode::Fallback)).
+    pub fn barrier_mode(&self) -> barrier::BarrierMode {
+        if self.membarrier {
+            barrier::BarrierMode::Membarrier
+        } else {
+            barrier::BarrierMode::Fallback
+        }
     }
 
     /// Opens a read section on the calling thread (`pserialize_read_enter`).
@@ -359,7 +397,7 @@ impl Domain {
         #[allow(unreachable_code)]
         {
             let target = self.epoch.fetch_add(2, Ordering::AcqRel) + 2;
-            barrier::writer_barrier();
+            barrier::writer_barrier(self.membarrier);
             let mut backoff = Backoff::new();
             for rec in self.records() {
                 loop {
@@ -630,7 +668,7 @@ impl<'d> ReadGuard<'d> {
         r.nest.store(n + 1, Ordering::Relaxed);
         if n == 0 {
             let e = domain.epoch.load(Ordering::Acquire);
-            barrier::announce(&r.active, e | 1);
+            barrier::announce(&r.active, e | 1, domain.membarrier);
         }
         ReadGuard { domain, rec }
     }

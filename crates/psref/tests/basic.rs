@@ -292,3 +292,26 @@ fn domains_are_independent() {
     t.join().unwrap();
     a.synchronize();
 }
+
+/// A fenced domain reports the fallback protocol whatever the process mode, and works
+/// next to a domain in the process mode.
+#[test]
+fn fenced_domain_next_to_a_process_mode_domain() {
+    let fenced = Domain::fenced();
+    let plain = Domain::new();
+    assert_eq!(fenced.barrier_mode(), psref::barrier::BarrierMode::Fallback);
+    assert_eq!(plain.barrier_mode(), psref::barrier::mode());
+    for d in [&fenced, &plain] {
+        let slot = Slot::new(1u32, d);
+        {
+            let g = d.read();
+            assert_eq!(slot.load(&g).map(|s| *s.get()), Some(1));
+        }
+        if let Some(old) = slot.store(2, d) {
+            assert_eq!(old.into_inner(), 1);
+        }
+        d.synchronize();
+        let g = d.read();
+        assert_eq!(slot.load(&g).map(|s| *s.get()), Some(2));
+    }
+}

@@ -57,6 +57,21 @@ impl Xorshift {
 
 #[test]
 fn canary_stress() {
+    canary_stress_in(Domain::new());
+}
+
+/// The same with a fenced domain ([`Domain::fenced`]: readers fence, writers send no
+/// membarrier) in a process whose other domains may use membarrier. Under Miri every
+/// domain is fenced already.
+#[test]
+#[cfg_attr(miri, ignore)]
+fn canary_stress_fenced() {
+    let d = Domain::fenced();
+    assert_eq!(d.barrier_mode(), psref::barrier::BarrierMode::Fallback);
+    canary_stress_in(d);
+}
+
+fn canary_stress_in(d: Domain) {
     let secs: f64 = std::env::var("PSREF_STRESS_SECS")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -69,7 +84,7 @@ fn canary_stress() {
     let readers = if cfg!(miri) { 2 } else { 3 };
     const SLOTS: usize = 16;
 
-    let d = Arc::new(Domain::new());
+    let d = Arc::new(d);
     let slots: Arc<Vec<Slot<Obj>>> =
         Arc::new((0..SLOTS as u64).map(|i| Slot::new(obj(i), &d)).collect());
     let stop = Arc::new(AtomicBool::new(false));
