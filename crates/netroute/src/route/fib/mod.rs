@@ -136,29 +136,30 @@
 //! the prefix, the whole /18 chunk (a leaf-only record), or, for a prefix of 18 bits or
 //! fewer, every chunk it covers (a /8 touches 1,024 chunks). Replaced blocks go to
 //! per-size free lists and are reused by later patches; when free bytes exceed half of
-//! the live bytes the structure is recompiled. Replaying the 24 h RIS stream one update
-//! at a time costs 1.1 µs per update on average (p99 2.9 µs).
+//! the live bytes the structure is recompiled. A batch recompiles each affected chunk
+//! once, however many of its prefixes changed: a 4,096-op batch of the real stream
+//! changes about 1,900 prefixes in about 640 chunks. Replaying the 24 h RIS stream one
+//! update at a time costs 0.6–0.7 µs per update on average (p99 2.1–2.5 µs; session 4,
+//! AMD EPYC guest).
 //!
 //! IPv6 (ranges): the unit is the prefix's own key interval (or, past /48, its /48 key
 //! with the child chunks below it). Its ranges are recomputed from the prefix set (the
-//! covering prefix's leaf by exact-match probes, the prefixes inside by one range scan)
-//! and spliced into the chunk's range list: only the leaf lines from the one before the
-//! unit to the one after it are decoded and repacked, the others are copied, and the
-//! internal levels are rebuilt, into a fresh chunk allocation (the old one is freed at
-//! once, so there is no garbage to compact). Repacking leaves partly filled lines (their
-//! unused lanes repeat the last value, so lookups need no fill count); a chunk whose
-//! lines exceed the dense count by a quarter is repacked densely. A batch
-//! ([`SharedFib::apply`], the routing table's versions) splices all the units of a chunk
-//! in one pass. A prefix of /16 or shorter recompiles every chunk it covers. Replaying
-//! the 24 h RIS stream one update at a time costs **10.1 µs** per update on average
-//! loaded, 6.5 µs under lighter load (p99 21–23 µs; goal 100 µs; the Poptrie took 2.1 /
-//! 1.4 µs in the same windows): the copy of the chunk (up to 256 KB for the largest /16)
-//! dominates. Batches of 4,096 updates through [`SharedFib`] run at 0.35 / 0.54 M
-//! updates/s (Poptrie 0.66 / 0.95 M): most of a chunk's lines are rewritten per batch,
-//! twice (left-right).
+//! covering prefix's leaf by a walk down the ordered prefix set that jumps over whole
+//! sibling subtrees, a few B-tree descents where probing every shorter length took up
+//! to 47; the prefixes inside by one range scan) and spliced into the chunk's range
+//! list: only the leaf lines from the one before the unit to the one after it are
+//! decoded and repacked, the others are copied, and the internal levels are rebuilt,
+//! into a fresh chunk allocation (the old one is freed at once, so there is no garbage
+//! to compact). Repacking leaves partly filled lines (their unused lanes repeat the
+//! last value, so lookups need no fill count); a chunk whose lines exceed the dense
+//! count by a quarter is repacked densely. A batch ([`SharedFib::apply`], the routing
+//! table's versions) splices all the units of a chunk in one pass. A prefix of /16 or
+//! shorter recompiles every chunk it covers. Replaying the 24 h RIS stream one update
+//! at a time costs about 5.6 µs per update on average (p99 18 µs; goal 100 µs): the
+//! copy of the chunk (up to 256 KB for the largest /16) dominates.
 //!
-//! A bulk build ([`Fib::from_routes`]) compiles in one ordered pass (IPv4 median 130 ms,
-//! IPv6 58 ms, shuffled input, noisy machine).
+//! A bulk build ([`Fib::from_routes`]) compiles in one ordered pass (IPv4 about 75 ms,
+//! IPv6 about 30 ms from shuffled input on the session-4 machine).
 //!
 //! # Concurrency
 //!
@@ -167,25 +168,40 @@
 //! [`psref::Slot`]. A reader opens one read section (per batch or per session, not per
 //! lookup), loads the published [`Lpm`] and looks up freely; it writes no shared memory.
 //! A writer patches the private copy, publishes it with one pointer swap, waits for the
-//! grace period (`synchronize`), then patches the old copy, which becomes the private one
-//! (left-right). Readers therefore never see a partially applied batch, and no memory a
-//! reader can reach is modified or freed. Publication latency (call to visibility) is the
-//! patch time of one copy: microseconds for a single update (IPv6: about 10 µs on
-//! average), about 1.4 ms (IPv4) and 6.7 ms (IPv6) median for a batch of 4,096 real
-//! updates; the call returns after a further grace period and the second patch. Batched
-//! replay of the real streams (4,096 ops per publication) runs at about 0.8 M (IPv4) and
-//! 0.35 M (IPv6) updates/s; with a reader thread active the grace periods get slower
-//! (psref's `synchronize` backs off to sleeping while a section is open). The cost is
-//! memory: two compiled copies (8 MiB for IPv4, 5 MiB for IPv6 on the RIS tables), plus
-//! the writer-side prefix set (reported separately, [`Fib::rib_memory_bytes`]).
+//! grace period (`synchronize`), then brings the old copy up to date by copying what the
+//! patch wrote (a patch log: the changed chunks and direct entries for IPv6; the written
+//! arena blocks, direct entries and free-list classes for IPv4; everything after a
+//! compaction), so each batch is compiled once and copied once; the old copy becomes
+//! the next private one (left-right). Readers therefore never see a partially applied
+//! batch, and no memory a reader can reach is modified or freed; after every batch the
+//! two copies are byte-for-byte equal (checked by the tests).
+//!
+//! Publication latency (call to visibility) is the patch time of one copy: a few µs
+//! for a single update, about 0.8 ms (IPv4) and 2.5 ms (IPv6) for a batch of 4,096 real
+//! updates, 11–13 ms for 65,536; the call returns after the grace period and the copy.
+//! Batched replay of the real 24 h streams runs at about 4 M (IPv4, already with 4,096-op
+//! batches, a publication every 4 ms at most) and 2.7 M / 4.7 M (IPv6, 16,384 / 65,536-op
+//! batches, a publication every 10 / 17 ms at most) updates/s (BENCHMARKS.md, "Session
+//! 4"). The cost is memory: two compiled copies (8 MiB for IPv4, 5 MiB for IPv6 on the
+//! RIS tables), plus the writer-side prefix set (reported separately,
+//! [`Fib::rib_memory_bytes`]).
+//!
+//! Which psref domain: every grace period of a [`psref::Domain::new`] domain interrupts
+//! the running readers with `membarrier(2)`, and on the project's 2-vCPU KVM guests
+//! that costs a FIB reader several µs each: a writer publishing every single update
+//! takes a reader doing batch lookups down to about 37 % (IPv4) / 67 % (IPv6) of its idle
+//! rate. In a [`psref::Domain::fenced`] domain readers pay one locked instruction per
+//! section instead and writers never interrupt them: 80 % / 89 % for the same replay.
+//! FIB readers open one section per batch, so the fence is noise for them: use a
+//! fenced domain for a `SharedFib` that is updated while it is read.
 //!
 //! The routing tables run the same left-right scheme through their own slot and RIB
 //! lock (`versions.rs`, crate-private): the writer patches the private copy and the
 //! table publishes it while holding its RIB lock, but the grace period is waited for
 //! after the lock is released (by the delete path, which must wait for it anyway), so
 //! the retired copy comes back later and is caught up from a log of the prefixes
-//! changed since it was published (or, if it comes back too late, dropped and the
-//! published copy cloned).
+//! changed since it was published (recompiling them; or, if it comes back too late,
+//! dropped and the published copy cloned).
 //!
 //! # Example
 //!
@@ -204,8 +220,9 @@
 //! assert_eq!(fib.lookup(a(11, 0, 0, 1)), None);
 //!
 //! // Concurrent use: a writer publishes whole batches, readers look up inside one read
-//! // section per batch of addresses.
-//! let domain = Domain::new();
+//! // section per batch of addresses (a fenced domain: the writer's grace periods do not
+//! // interrupt the readers).
+//! let domain = Domain::fenced();
 //! let shared = SharedFib::from_routes(fib.iter(), &domain)?;
 //! shared.apply(&[FibOp::Remove { addr: a(10, 1, 0, 0), len: 16 }], &domain)?;
 //! let reader = domain.reader();

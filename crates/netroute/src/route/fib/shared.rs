@@ -38,16 +38,22 @@ pub struct ApplyReport {
 /// load the published one from a [`Slot`] inside a read section of the domain
 /// ([`SharedFib::load`]) and look up as many addresses as they like under that one
 /// section. A writer applies a batch of ops to the writer-side prefix set, patches the
-/// unpublished copy (only the affected subtrees, as [`Fib`](super::Fib) does), publishes
-/// it with one pointer swap, waits for a grace period (`synchronize` + drain of the old
-/// copy's psref target) and then patches the old copy the same way; it becomes the next
-/// spare. No copy is ever modified while a reader can reach it.
+/// unpublished copy (only the affected units, each once per batch), publishes it with
+/// one pointer swap, waits for a grace period (`synchronize` + drain of the old copy's
+/// psref target) and then brings the old copy up to date by copying the parts the patch
+/// wrote (no second compile); it becomes the next spare. No copy is ever modified while
+/// a reader can reach it.
 ///
 /// Guarantees: a reader sees each batch completely or not at all, never a half-patched
 /// structure; readers never block and write no shared cache line per lookup. A batch is
 /// visible to read sections opened after [`ApplyReport::publish_latency`] (the patch time
-/// of one copy, a few µs for a routine update); the call returns after a further grace
-/// period and a second patch. Memory: two compiled copies.
+/// of one copy, a few µs for a routine update); the call returns after the grace period
+/// and the copy. After every call the two copies are identical. Memory: two compiled
+/// copies.
+///
+/// Use a [`Domain::fenced`](psref::Domain::fenced) domain when the FIB is updated while
+/// it is read: a membarrier domain's grace periods interrupt every running reader (see
+/// the module docs, "Which psref domain").
 pub struct SharedFib<K: Key, L: Leaf = NextHop> {
     slot: Slot<Lpm<K, L>>,
     writer: Mutex<Writer<K, L>>,
