@@ -345,7 +345,7 @@ where
             psref::Domain::new()
         };
         let shared = SharedFib::from_routes(routes.iter().copied(), &domain).expect("valid table");
-        for per_pub in [1, 256, 16384] {
+        for per_pub in [1, 256, 16384, 131072] {
             reader_share::<K>(&shared, &domain, &addrs, &ops, per_pub);
         }
     }
@@ -361,8 +361,9 @@ fn thread_cpu_ns() -> u64 {
 }
 
 /// The reader's rate while the writer replays `ops` (one publication per `per_pub` ops)
-/// against its rate while the writer sleeps, in alternating 100 ms windows (idle, busy,
-/// idle, ...: 12 busy windows), so that drift of the shared host hits both sides alike.
+/// against its rate while the writer sleeps, in alternating 200 ms windows (idle, busy,
+/// idle, ...: 8 busy windows), so that drift of the shared host hits both sides alike.
+/// A busy window runs whole batches: it ends with the first batch finishing after 200 ms.
 /// Each busy window is compared with the mean of the idle windows on either side; the
 /// median of those ratios is reported, by wall time and by the reader's own CPU time
 /// (which leaves out time other processes of this guest held its CPU).
@@ -373,8 +374,8 @@ fn reader_share<K: Bench>(
     ops: &[FibOp<K>],
     per_pub: usize,
 ) {
-    const BUSY: usize = 12;
-    const WINDOW: Duration = Duration::from_millis(100);
+    const BUSY: usize = 8;
+    const WINDOW: Duration = Duration::from_millis(200);
     let phase = std::sync::atomic::AtomicUsize::new(0);
     let done = 2 * BUSY + 1;
     let (windows, applied) = std::thread::scope(|s| {

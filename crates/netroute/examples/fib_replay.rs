@@ -54,19 +54,40 @@ fn run<K: Key + ris::Family>(batch: usize) {
     let (mut publish, mut total) = (Vec::new(), Vec::new());
     let stop = std::sync::atomic::AtomicBool::new(false);
     let el = std::thread::scope(|s| {
-        if std::env::var_os("READER").is_some() {
+        let reader = std::env::var_os("READER").map(|_| {
             s.spawn(|| {
-                let rd = domain.reader();
-                let addrs: Vec<K> = routes.iter().map(|r| r.0).take(65536).collect();
+                // READER_OTHER=1: the reader reads a second, never updated FIB (same
+                // routes, own domain): what the writer costs it without sharing data.
+                let other_domain = psref::Domain::fenced();
+                let other = std::env::var_os("READER_OTHER").map(|_| {
+                    SharedFib::from_routes(routes.iter().copied(), &other_domain).expect("valid")
+                });
+                let (fib, dom) = match &other {
+                    Some(o) => (o, &other_domain),
+                    None => (&shared, &domain),
+                };
+                let rd = dom.reader();
+                let mut r = ris::Rng(9);
+                let addrs: Vec<K> = (0..65536)
+                    .map(|_| routes[(r.next_u64() % routes.len() as u64) as usize].0)
+                    .collect();
                 let mut out = vec![None; 1024];
+                let mut n = 0u64;
+                let t = Instant::now();
                 while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                     for a in addrs.chunks(1024) {
                         let g = rd.read();
-                        shared.load(&g).lookup_batch(a, &mut out);
+                        fib.load(&g).lookup_batch(a, &mut out);
                     }
                     std::hint::black_box(&out);
+                    n += addrs.len() as u64;
                 }
-            });
+                n as f64 / t.elapsed().as_secs_f64() / 1e6
+            })
+        });
+        if reader.is_some() {
+            // The reader alone first.
+            std::thread::sleep(std::time::Duration::from_millis(300));
         }
         let t = Instant::now();
         for b in ops.chunks(batch) {
@@ -74,8 +95,15 @@ fn run<K: Key + ris::Family>(batch: usize) {
             publish.push(rep.publish_latency);
             total.push(rep.total);
         }
+        let el = t.elapsed();
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
-        t.elapsed()
+        if let Some(r) = reader {
+            println!(
+                "reader: {:.1} Mlps over the whole run",
+                r.join().expect("reader")
+            );
+        }
+        el
     });
     publish.sort_unstable();
     total.sort_unstable();

@@ -226,6 +226,15 @@ impl<K: Key, L: Leaf> Lpm<K, L> {
         }
     }
 
+    /// Heap bytes of `self` that `base` (the other copy of a [`SharedFib`](super::SharedFib)
+    /// pair) does not share: IPv6 copies share the lines of unchanged chunks.
+    pub(crate) fn unshared_bytes(&self, base: &Lpm<K, L>) -> usize {
+        match (&self.0, &base.0) {
+            (Inner::Ranges(a), Inner::Ranges(b)) => a.unshared_bytes(b),
+            _ => self.memory_bytes(),
+        }
+    }
+
     /// Heap bytes of the lookup structure (allocated capacity, garbage included).
     pub fn memory_bytes(&self) -> usize {
         match &self.0 {

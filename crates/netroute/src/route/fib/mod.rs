@@ -182,8 +182,11 @@
 //! Batched replay of the real 24 h streams runs at about 4 M (IPv4, already with 4,096-op
 //! batches, a publication every 4 ms at most) and 2.7 M / 4.7 M (IPv6, 16,384 / 65,536-op
 //! batches, a publication every 10 / 17 ms at most) updates/s (BENCHMARKS.md, "Session
-//! 4"). The cost is memory: two compiled copies (8 MiB for IPv4, 5 MiB for IPv6 on the
-//! RIS tables), plus the writer-side prefix set (reported separately,
+//! 4"). The cost is memory: two compiled copies, except that the IPv6 copies share the
+//! lines of every chunk the last batch did not replace (chunk lines are immutable and
+//! reference-counted; the catch-up of a chunk is a reference copy): on the RIS tables
+//! about 8 MiB for IPv4 and 2.8 MiB for IPv6 (one copy: 2.5 MiB, plus the second direct
+//! table), plus the writer-side prefix set (reported separately,
 //! [`Fib::rib_memory_bytes`]).
 //!
 //! Which psref domain: every grace period of a [`psref::Domain::new`] domain interrupts

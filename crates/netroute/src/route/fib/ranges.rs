@@ -47,6 +47,7 @@ use super::leaf::Leaf;
 use super::leaf::sealed::{Enc, Sealed};
 use super::rib::Rib;
 use std::marker::PhantomData;
+use std::sync::Arc;
 
 /// The stored form of leaf type `L`.
 type E<L> = <L as Sealed>::Enc;
@@ -104,8 +105,12 @@ const WIDE_LK: usize = 8;
 /// itself can reach such a lane, and then the repeated value is the right answer).
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Chunk {
-    /// Internal levels top-down, then the leaf lines.
-    lines: Box<[Line]>,
+    /// Internal levels top-down, then the leaf lines. Never modified once built, so the
+    /// two copies of a left-right pair share the lines of every chunk a patch did not
+    /// replace ([`Ranges::copy_patched`] clones the `Arc`): the pair costs one set of
+    /// lines plus the changed chunks, and a reader switching copies keeps its cached
+    /// lines.
+    lines: Arc<[Line]>,
     /// Number of ranges (at least 1).
     n: u32,
     /// Number of ranges pointing at child chunks.
@@ -169,14 +174,9 @@ fn unpack(lines: &[Line], lk: usize, width: usize, keys: &mut Vec<u32>, vals: &m
 }
 
 impl Chunk {
-    /// Makes `self` a copy of `src`, reusing `self`'s line allocation when the sizes
-    /// match.
+    /// Makes `self` a copy of `src`, sharing its lines.
     fn copy_from(&mut self, src: &Chunk) {
-        if self.lines.len() == src.lines.len() {
-            self.lines.copy_from_slice(&src.lines);
-        } else {
-            self.lines = src.lines.clone();
-        }
+        self.lines = Arc::clone(&src.lines);
         let Chunk {
             lines: _,
             n,
@@ -194,7 +194,7 @@ impl Chunk {
     /// A freed slot (never reached by a lookup).
     fn hole() -> Self {
         Chunk {
-            lines: Box::new([]),
+            lines: Arc::new([]),
             n: 0,
             children: 0,
             off: [0; MAXH],
@@ -259,7 +259,7 @@ impl Chunk {
             at += sizes[j];
         }
         Chunk {
-            lines: lines.into_boxed_slice(),
+            lines: lines.into(),
             n: n as u32,
             children: children as u32,
             off,
@@ -494,6 +494,19 @@ impl<K: Key, L: Leaf> Ranges<K, L> {
                 off += KEY_BITS;
             }
         }
+    }
+
+    /// Heap bytes of `self` not shared with `base` (the other copy of a left-right pair):
+    /// its tables and the lines of the chunks whose lines `base` does not share.
+    pub(crate) fn unshared_bytes(&self, base: &Self) -> usize {
+        let shared: usize = self
+            .chunks
+            .iter()
+            .zip(&base.chunks)
+            .filter(|(a, b)| Arc::ptr_eq(&a.lines, &b.lines))
+            .map(|(a, _)| a.bytes())
+            .sum();
+        self.memory_bytes() - shared
     }
 
     /// Heap bytes (allocated capacity of the tables, the live chunks' blocks).

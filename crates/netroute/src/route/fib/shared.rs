@@ -208,11 +208,12 @@ impl<K: Key, L: Leaf> SharedFib<K, L> {
         self.len() == 0
     }
 
-    /// Heap bytes of both compiled copies (the published one and the spare).
+    /// Heap bytes of both compiled copies (the published one and what the spare does
+    /// not share with it: IPv6 copies share the lines of unchanged chunks).
     pub fn memory_bytes(&self, domain: &Domain) -> usize {
         let w = self.writer.lock().unwrap_or_else(|e| e.into_inner());
-        let spare = w.spare.as_ref().map_or(0, Lpm::memory_bytes);
         let g = domain.read();
-        spare + self.load(&g).memory_bytes()
+        let published = self.load(&g);
+        published.memory_bytes() + w.spare.as_ref().map_or(0, |s| s.unshared_bytes(published))
     }
 }

@@ -377,6 +377,50 @@ fn shared_churn_keeps_copies_identical_v4() {
     );
 }
 
+/// The two IPv6 copies of a `SharedFib` share the lines of every chunk a batch did not
+/// replace: the pair costs little more than one copy, before and after updates.
+#[test]
+fn shared_v6_copies_share_unchanged_chunks() {
+    let mut r = Rng(5);
+    let routes: Vec<(u128, u8, NextHop)> = (0..20_000)
+        .map(|_| {
+            let len = 20 + (r.next() % 29) as u8;
+            let a = ((0x2001 + (r.next() % 8) as u128) << 112) | (u128::from(r.next()) << 48);
+            (a & u128::mask(len), len, nh((r.next() % 500) as u32))
+        })
+        .collect();
+    let domain = psref::Domain::new();
+    let fib = SharedFib::<u128>::from_routes(routes.iter().copied(), &domain).unwrap();
+    let one = {
+        let g = domain.read();
+        fib.load(&g).memory_bytes()
+    };
+    // The spare's own: its direct table (2^16 entries) and chunk vector.
+    let tables = (1 << 16) * 4 + 16 * 1024;
+    let pair = fib.memory_bytes(&domain);
+    assert!(
+        pair <= one + tables,
+        "pair {pair} B for one copy of {one} B"
+    );
+    // One prefix changes one chunk: the spare holds its own copy of that chunk only.
+    let (a, l, _) = routes[7];
+    fib.apply(
+        &[FibOp::Insert {
+            addr: a,
+            len: l,
+            nh: nh(600),
+        }],
+        &domain,
+    )
+    .unwrap();
+    assert!(fib.copies_identical(&domain));
+    let after = fib.memory_bytes(&domain);
+    assert!(
+        after <= one + tables + one / 4,
+        "pair {after} B after one update, one copy {one} B"
+    );
+}
+
 #[test]
 fn shared_churn_keeps_copies_identical_v6() {
     // Two /16s, lengths 12..=64 (past /48: child chunks).
