@@ -487,7 +487,9 @@ fn group_rows(rows: &mut [Row]) {
 
 /// Replays a synthetic update stream into a [`SharedFib`] (batches of 1,024, one
 /// publication each) while a reader thread looks up in-table addresses in sections of
-/// 64 lookups; returns the reader's timeline.
+/// 64 lookups; returns the reader's timeline. The FIB lives in a fenced psref domain,
+/// as its docs recommend for a FIB updated while it is read (grace periods do not
+/// interrupt the reader).
 fn replay<K: Family>(
     tag: &str,
     table: &Table<K>,
@@ -498,7 +500,7 @@ fn replay<K: Family>(
 where
     (K, u8): prefix_trie::Prefix,
 {
-    let domain = Domain::new();
+    let domain = Domain::fenced();
     let routes = table
         .iter()
         .enumerate()
