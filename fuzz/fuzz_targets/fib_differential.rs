@@ -1,14 +1,18 @@
 //! FIB differential: random inserts, removes, batches, rebuilds and lookups on
 //! `netroute::route::fib::Fib` (both key widths) against a naive model (a map of
-//! prefixes; longest match by scan). Invalid input (length beyond the width, host bits
-//! set, batches containing one) must be refused and change nothing.
+//! prefixes; longest match by scan), with a `SharedFib` twin receiving the same ops (each
+//! insert and remove as a batch of one, batches as one batch: the per-chunk batch patch
+//! and the left-right catch-up by copy) and answering the same lookups. Invalid input
+//! (length beyond the width, host bits set, batches containing one) must be refused and
+//! change nothing.
 #![no_main]
 
 use std::collections::BTreeMap;
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use netroute::route::fib::{Fib, FibOp, Key, NextHop};
+use netroute::psref::Domain;
+use netroute::route::fib::{Fib, FibOp, Key, NextHop, SharedFib};
 
 #[derive(Arbitrary, Debug)]
 enum Op {
@@ -134,6 +138,8 @@ fn prefix<T: K>(m: &Model<T>, sel: u8, bits: u128, len: u8, raw: bool) -> (T, u8
 
 fn run<T: K>(ops: Vec<Op>) {
     let mut fib = Fib::<T>::new();
+    let domain = Domain::fenced();
+    let shared = SharedFib::<T>::new(&domain);
     let mut m = Model::<T> {
         map: BTreeMap::new(),
     };
@@ -148,6 +154,8 @@ fn run<T: K>(ops: Vec<Op>) {
             } => {
                 let (a, l, ok) = prefix(&m, sel, bits, len, raw);
                 let got = fib.insert(a, l, nh(n));
+                let twin = shared.apply(&[FibOp::Insert { addr: a, len: l, nh: nh(n) }], &domain);
+                assert_eq!(twin.is_ok(), ok);
                 if ok {
                     assert_eq!(got.unwrap(), m.map.insert((a, l), nh(n)));
                 } else {
@@ -162,6 +170,8 @@ fn run<T: K>(ops: Vec<Op>) {
             } => {
                 let (a, l, ok) = prefix(&m, sel, bits, len, raw);
                 let got = fib.remove(a, l);
+                let twin = shared.apply(&[FibOp::Remove { addr: a, len: l }], &domain);
+                assert_eq!(twin.is_ok(), ok);
                 if ok {
                     assert_eq!(got.unwrap(), m.map.remove(&(a, l)));
                 } else {
@@ -186,6 +196,7 @@ fn run<T: K>(ops: Vec<Op>) {
                     });
                 }
                 let got = fib.apply(&fops);
+                assert_eq!(shared.apply(&fops, &domain).is_ok(), all_ok);
                 if all_ok {
                     got.unwrap();
                     for op in fops {
@@ -208,11 +219,34 @@ fn run<T: K>(ops: Vec<Op>) {
                 let mut out = [None; 2];
                 fib.lookup_batch(&[a, T::from_bits(bits)], &mut out);
                 assert_eq!(out, [m.lookup(a), m.lookup(T::from_bits(bits))]);
+                let g = domain.read();
+                assert_eq!(shared.load(&g).lookup(a), m.lookup(a), "shared lookup {a:?}");
             }
-            Op::Rebuild(x) if x < 8 => fib.rebuild(),
+            Op::Rebuild(x) if x < 8 => {
+                fib.rebuild();
+                shared.rebuild(&domain);
+            }
             Op::Rebuild(_) => {}
         }
         assert_eq!(fib.len(), m.map.len());
+        assert_eq!(shared.len(), m.map.len());
+    }
+    // Both copies of the twin: the published one now, the spare after one more batch
+    // (an insert and its removal of a prefix not in the model).
+    let spare_probe = (T::from_bits(0), T::W);
+    let fresh = !m.map.contains_key(&spare_probe);
+    for round in 0..2 {
+        if round == 1 && fresh {
+            let (addr, len) = spare_probe;
+            shared.apply(&[FibOp::Insert { addr, len, nh: nh(1) }, FibOp::Remove { addr, len }], &domain).unwrap();
+        }
+        let g = domain.read();
+        let lpm = shared.load(&g);
+        for &(a, l) in m.map.keys() {
+            let last = T::from_bits(a.to_bits() | !mask::<T>(l) & mask::<T>(T::W));
+            assert_eq!(lpm.lookup(a), m.lookup(a), "shared copy {round}: {a:?}");
+            assert_eq!(lpm.lookup(last), m.lookup(last), "shared copy {round}: {last:?}");
+        }
     }
     // The whole prefix set, every exact match, and a lookup at and inside every prefix.
     let got: Vec<_> = fib.iter().collect();

@@ -624,13 +624,34 @@ fn default_route_and_host_routes() {
 /// must see one version entirely (no half-applied batch), and memory stays valid.
 #[test]
 fn concurrent_readers_see_whole_batches() {
-    use std::sync::atomic::{AtomicBool, Ordering};
-    let domain = psref::Domain::new();
-    let prefixes: Vec<(u32, u8)> = (0..200u32)
+    let v4: Vec<(u32, u8)> = (0..200u32)
         .map(|i| ((i * 7919) << 12 & u32::mask(20), 20 + (i % 13) as u8))
         .map(|(a, l)| (a & u32::mask(l), l))
         .collect();
-    let version = |v: u32| -> Vec<FibOp<u32>> {
+    let v6: Vec<(u128, u8)> = (0..200u128)
+        .map(|i| ((0x2001u128 << 112) | (i * 7919) << 84, 36 + (i % 29) as u8))
+        .map(|(a, l)| (a & u128::mask(l), l))
+        .collect();
+    // Both fence protocols of psref: the writer's grace periods must hold either way.
+    for fenced in [false, true] {
+        let domain = || {
+            if fenced {
+                psref::Domain::fenced()
+            } else {
+                psref::Domain::new()
+            }
+        };
+        whole_batches_in(domain(), &v4);
+        whole_batches_in(domain(), &v6);
+    }
+}
+
+/// Two readers look all `prefixes` up in one section at a time while the writer
+/// flips every prefix between two next hops per batch: a section sees one of the two
+/// versions, never a mix.
+fn whole_batches_in<K: Key>(domain: psref::Domain, prefixes: &[(K, u8)]) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let version = |v: u32| -> Vec<FibOp<K>> {
         prefixes
             .iter()
             .map(|&(addr, len)| FibOp::Insert {
@@ -640,14 +661,14 @@ fn concurrent_readers_see_whole_batches() {
             })
             .collect()
     };
-    let fib = SharedFib::<u32>::new(&domain);
+    let fib = SharedFib::<K>::new(&domain);
     fib.apply(&version(1), &domain).unwrap();
     let stop = AtomicBool::new(false);
     std::thread::scope(|s| {
         for _ in 0..2 {
             s.spawn(|| {
                 let reader = domain.reader();
-                let probes: Vec<u32> = prefixes.iter().map(|&(a, _)| a).collect();
+                let probes: Vec<K> = prefixes.iter().map(|&(a, _)| a).collect();
                 let mut out = vec![None; probes.len()];
                 let mut sections = 0u64;
                 while !stop.load(Ordering::Relaxed) || sections < 10 {
