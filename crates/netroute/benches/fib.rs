@@ -304,7 +304,7 @@ where
     // the `interval max` figure.
     let domain = psref::Domain::new();
     let shared = SharedFib::from_routes(routes.iter().copied(), &domain).expect("valid table");
-    for batch in [4096, 16384, 65536] {
+    for batch in [4096, 16384, 65536, 131072] {
         let mut lat = Vec::new();
         let mut total = Vec::new();
         let t = Instant::now();
