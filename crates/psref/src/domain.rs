@@ -201,11 +201,11 @@ impl Domain {
     /// The choice for readers that open one section per batch of work (a FIB reader per
     /// 1,024 lookups, a forwarder per packet burst) while a writer synchronizes often: on
     /// the project's 2-vCPU KVM guests each membarrier costs a running reader several
-    /// microseconds (the IPI and its VM exit), so a writer publishing single route
-    /// updates through a membarrier domain takes a FIB reader down to about a third of
-    /// its rate, and to about 80 % through a fenced one (BENCHMARKS.md, "Reader during
-    /// updates"). Readers that open a section per object, where the fence would dominate,
-    /// want [`Domain::new`].
+    /// microseconds (the IPI and its VM exits, about 6 µs measured), so a writer
+    /// publishing single route updates through a membarrier domain took an IPv4 FIB
+    /// reader down to 26–68 % of its rate, and to 71–76 % through a fenced one (IPv6:
+    /// 64–87 % and 93–98 %; BENCHMARKS.md, FIB "Session 4"). Readers that open a section
+    /// per object, where the fence would dominate, want [`Domain::new`].
     pub fn fenced() -> Self {
         barrier::init();
         Self::with_membarrier(false)

@@ -177,11 +177,11 @@
 //! two copies are byte-for-byte equal (checked by the tests).
 //!
 //! Publication latency (call to visibility) is the patch time of one copy: a few µs
-//! for a single update, about 0.8 ms (IPv4) and 2.5 ms (IPv6) for a batch of 4,096 real
-//! updates, 11–13 ms for 65,536; the call returns after the grace period and the copy.
-//! Batched replay of the real 24 h streams runs at about 4 M (IPv4, already with 4,096-op
-//! batches, a publication every 4 ms at most) and 2.7 M / 4.7 M (IPv6, 16,384 / 65,536-op
-//! batches, a publication every 10 / 17 ms at most) updates/s (BENCHMARKS.md, "Session
+//! for a single update, about 0.75 ms (IPv4) and 3 ms (IPv6) for a batch of 4,096 real
+//! updates, 10–20 ms for 65,536; the call returns after the grace period and the copy.
+//! Batched replay of the real 24 h streams runs at about 4.5 M updates/s for IPv4
+//! already with 4,096-op batches (a publication every 3.5 ms at most), and 2.1 M / 4.2 M
+//! for IPv6 with 16,384 / 65,536-op batches (every 14 / 20 ms; BENCHMARKS.md, "Session
 //! 4"). The cost is memory: two compiled copies, except that the IPv6 copies share the
 //! lines of every chunk the last batch did not replace (chunk lines are immutable and
 //! reference-counted; the catch-up of a chunk is a reference copy): on the RIS tables
@@ -191,12 +191,20 @@
 //!
 //! Which psref domain: every grace period of a [`psref::Domain::new`] domain interrupts
 //! the running readers with `membarrier(2)`, and on the project's 2-vCPU KVM guests
-//! that costs a FIB reader several µs each: a writer publishing every single update
-//! takes a reader doing batch lookups down to about 37 % (IPv4) / 67 % (IPv6) of its idle
-//! rate. In a [`psref::Domain::fenced`] domain readers pay one locked instruction per
-//! section instead and writers never interrupt them: 80 % / 89 % for the same replay.
-//! FIB readers open one section per batch, so the fence is noise for them: use a
-//! fenced domain for a `SharedFib` that is updated while it is read.
+//! that costs a FIB reader about 6 µs each: a writer publishing every single update
+//! takes a reader doing batch lookups down to 26–68 % (IPv4) / 64–87 % (IPv6) of its
+//! idle rate. In a [`psref::Domain::fenced`] domain readers pay one locked instruction
+//! per section instead and writers never interrupt them: 71–76 % / 93–98 % for the same
+//! replay, with a writer 2–3× faster. FIB readers open one section per batch, so the
+//! fence is noise for them: use a fenced domain for a `SharedFib` that is updated while
+//! it is read.
+//!
+//! How often to publish: each publication moves the readers to the other copy, whose
+//! lines are not in their caches. Publications about 20–40 ms apart (131,072-op batches
+//! of a full-speed replay) leave an IPv4 reader 96–98 % of its idle rate and an IPv6
+//! reader 88–97 %; hundreds to thousands of publications a second cost an IPv4 reader a
+//! third or more (a reader flipping between two idle copies every 5 ms already loses a
+//! quarter). Under heavy churn, batch updates over tens of milliseconds.
 //!
 //! The routing tables run the same left-right scheme through their own slot and RIB
 //! lock (`versions.rs`, crate-private): the writer patches the private copy and the
