@@ -88,6 +88,7 @@ fn run<A: K>(name: &str, occ: u32) {
     for i in 0..fill {
         let _ = t.insert(tuple::<A>(i), MslClass::Remote, info(i), i);
     }
+    let s0 = *t.stats();
     let n: u64 = std::env::var("OPS")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -97,12 +98,15 @@ fn run<A: K>(name: &str, occ: u32) {
         let _ = t.insert(tuple::<A>(i), MslClass::Remote, info(i), i);
     }
     let (c1, w1) = (cpu_ns(), w0.elapsed());
+    let s1 = t.stats();
     println!(
-        "{name} {occ}%: {:.1} ns/op CPU ({:.2} M/s), {:.1} ns/op wall, live {}",
+        "{name} {occ}%: {:.1} ns/op CPU ({:.2} M/s), {:.1} ns/op wall, live {}, \
+         {:.3} index buckets per duplicate check",
         (c1 - c0) as f64 / n as f64,
         n as f64 * 1e3 / (c1 - c0) as f64,
         w1.as_nanos() as f64 / n as f64,
-        t.len()
+        t.len(),
+        (s1.probes - s0.probes) as f64 / (s1.lookups - s0.lookups).max(1) as f64
     );
 }
 fn main() {

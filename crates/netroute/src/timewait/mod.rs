@@ -34,8 +34,9 @@
 //! - our timestamp offset: a keyed hash of the 4-tuple ([`VtwTable::ts_offset`],
 //!   RFC 7323 §5.4).
 //!
-//! The index is sized so that a full arena loads its 16-slot buckets to at most 90 %:
-//! about 4.4 bytes per slot of capacity. The port index (bind/connect checks) is a
+//! The index is sized so that a full arena loads its 16-slot buckets to at most 75 %:
+//! about 5.3 bytes per slot of capacity (at 90 % load, 4.4 bytes, a full table's
+//! overflow filters saturate and misses read two buckets instead of one). The port index (bind/connect checks) is a
 //! separate `(local port, context) → count` map whose size depends on how many distinct
 //! ports are in TIME_WAIT, not on the entry count; it is reported separately
 //! ([`MemoryReport::port_index`]). Measured figures are in `BENCHMARKS.md`.

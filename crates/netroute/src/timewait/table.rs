@@ -469,8 +469,18 @@ struct Ring {
     cap: u32,
     head: u64,
     tail: u64,
+    /// `head % cap` and `tail % cap`, kept as the positions advance (no division on the
+    /// insert path).
+    head_off: u32,
+    tail_off: u32,
     live: u32,
     marks: VecDeque<Mark>,
+}
+
+/// `off + 1` within a ring of `cap` slots.
+#[inline]
+fn wrap_inc(off: u32, cap: u32) -> u32 {
+    if off + 1 >= cap { 0 } else { off + 1 }
 }
 
 impl Ring {
@@ -479,11 +489,56 @@ impl Ring {
         self.base + (pos % u64::from(self.cap)) as u32
     }
 
+    /// The slot at the tail (the oldest position).
+    #[inline]
+    fn tail_slot(&self) -> u32 {
+        self.base + self.tail_off
+    }
+
+    #[inline]
+    fn is_full(&self) -> bool {
+        self.head - self.tail >= u64::from(self.cap)
+    }
+
+    /// Moves the tail to `pos` (at most the head).
+    #[inline]
+    fn set_tail(&mut self, pos: u64) {
+        if pos == self.tail + 1 {
+            self.tail_off = wrap_inc(self.tail_off, self.cap);
+        } else if pos == self.head {
+            self.tail_off = self.head_off;
+        } else if pos != self.tail {
+            self.tail_off = (pos % u64::from(self.cap)) as u32;
+        }
+        self.tail = pos;
+    }
+
+    /// Takes the head position; returns its slot.
+    #[inline]
+    fn push(&mut self) -> u32 {
+        let slot = self.base + self.head_off;
+        self.head += 1;
+        self.head_off = wrap_inc(self.head_off, self.cap);
+        self.live += 1;
+        slot
+    }
+
+    /// Gives back the head position [`Ring::push`] just took.
+    fn unpush(&mut self) {
+        self.head -= 1;
+        self.head_off = if self.head_off == 0 {
+            self.cap - 1
+        } else {
+            self.head_off - 1
+        };
+        self.live -= 1;
+    }
+
     /// Ring position of `slot`, which lies in this ring between tail and head.
     fn pos_of(&self, slot: u32) -> u64 {
         let cap = u64::from(self.cap);
         let off = u64::from(slot - self.base);
-        self.tail + (off + cap - self.tail % cap) % cap
+        self.tail + (off + cap - u64::from(self.tail_off)) % cap
     }
 
     /// The mark whose group holds `pos`.
@@ -494,6 +549,75 @@ impl Ring {
         } else {
             self.marks.get(i - 1)
         }
+    }
+}
+
+/// The port index: `(local port, context) → live entries`, with the last key's pending
+/// change held aside. A server's inserts and expiries all hit one key (its port, its
+/// context), so in steady state they adjust the pending delta and leave the hash map
+/// alone; a different key first applies the pending delta to the map. Every reader goes
+/// through [`PortCounts::map`], which applies it first.
+struct PortCounts {
+    map: HashMap<(u16, u16), u32, FixedState>,
+    /// The key whose change is pending (context 0 is never a live context).
+    hot: (u16, u16),
+    /// Entries added (positive) or removed under `hot` since it was last applied.
+    delta: i64,
+}
+
+impl PortCounts {
+    fn new() -> Self {
+        PortCounts {
+            map: HashMap::with_hasher(FixedState::default()),
+            hot: (0, 0),
+            delta: 0,
+        }
+    }
+
+    #[inline]
+    fn add(&mut self, key: (u16, u16), d: i64) {
+        if key != self.hot {
+            self.switch(key);
+        }
+        self.delta += d;
+    }
+
+    /// Applies the pending delta and makes `key` the hot key.
+    #[cold]
+    #[inline(never)]
+    fn switch(&mut self, key: (u16, u16)) {
+        self.flush();
+        self.hot = key;
+    }
+
+    fn flush(&mut self) {
+        let d = std::mem::take(&mut self.delta);
+        if d == 0 {
+            return;
+        }
+        let have = self.map.get(&self.hot).map_or(0, |&n| i64::from(n));
+        let n = (have + d).max(0);
+        if n == 0 {
+            self.map.remove(&self.hot);
+        } else {
+            self.map
+                .insert(self.hot, u32::try_from(n).unwrap_or(u32::MAX));
+        }
+    }
+
+    /// The counts, pending change applied.
+    fn map(&mut self) -> &HashMap<(u16, u16), u32, FixedState> {
+        self.flush();
+        &self.map
+    }
+
+    fn clear(&mut self) {
+        self.map.clear();
+        self.delta = 0;
+    }
+
+    fn capacity(&self) -> usize {
+        self.map.capacity()
     }
 }
 
@@ -533,6 +657,7 @@ impl CtxTable {
         }
     }
 
+    #[inline]
     fn acquire(&mut self, c: Ctx) -> Option<u16> {
         // Fast path: most consecutive inserts share a context (a server port).
         if let Some(s) = self.slots.get_mut(usize::from(self.last))
@@ -542,6 +667,11 @@ impl CtxTable {
             s.1 += 1;
             return Some(self.last);
         }
+        self.acquire_slow(c)
+    }
+
+    #[inline(never)]
+    fn acquire_slow(&mut self, c: Ctx) -> Option<u16> {
         if let Some(&id) = self.map.get(&c) {
             self.last = id;
             self.slots[usize::from(id)].1 += 1;
@@ -561,6 +691,7 @@ impl CtxTable {
         Some(id)
     }
 
+    #[inline]
     fn release(&mut self, id: u16) {
         let Some(s) = self.slots.get_mut(usize::from(id)) else {
             return;
@@ -570,10 +701,16 @@ impl CtxTable {
         }
         s.1 -= 1;
         if s.1 == 0 {
-            let c = s.0;
-            self.map.remove(&c);
-            self.free.push(id);
+            self.retire(id);
         }
+    }
+
+    /// Frees context `id`, whose last entry just went.
+    #[inline(never)]
+    fn retire(&mut self, id: u16) {
+        let c = self.get(id);
+        self.map.remove(&c);
+        self.free.push(id);
     }
 
     /// Number of contexts in use.
@@ -619,8 +756,9 @@ pub struct VtwTable<A: VtwAddr> {
     index: TagIndex,
     rings: [Ring; 3],
     ctxs: CtxTable,
-    /// `(local port, context) → live entries`: one hash probe per insert and delete.
-    ports: HashMap<(u16, u16), u32, FixedState>,
+    /// `(local port, context) → live entries`: no hash probe while consecutive inserts
+    /// and deletes share a key (see [`PortCounts`]), else one.
+    ports: PortCounts,
     hasher: SeedableRandomState,
     /// No class has anything to reap before this time (a lower bound, so skipping
     /// [`Self::expire`] below it is exact); 0 forces a full check.
@@ -682,6 +820,8 @@ impl<A: VtwAddr> VtwTable<A> {
                 cap,
                 head: 0,
                 tail: 0,
+                head_off: 0,
+                tail_off: 0,
                 live: 0,
                 marks: VecDeque::with_capacity(if cap == 0 { 0 } else { MARKS_CAP }),
             };
@@ -693,7 +833,7 @@ impl<A: VtwAddr> VtwTable<A> {
             index: TagIndex::new(total as usize),
             rings,
             ctxs: CtxTable::new(cfg.contexts),
-            ports: HashMap::with_hasher(FixedState::default()),
+            ports: PortCounts::new(),
             hasher: seeded(cfg.hash_seed),
             next_due: u64::MAX,
             ts_hasher: seeded(cfg.ts_seed.or(cfg.hash_seed.map(|s| !s))),
@@ -807,6 +947,13 @@ impl<A: VtwAddr> VtwTable<A> {
     /// and frees the slot (the ring position stays until the tail passes it).
     /// `h` is the entry's hash if the caller already has it.
     fn unlink(&mut self, slot: u32, pos: Option<Pos>, h: Option<u64>) {
+        let ci = self.class_of_slot(slot);
+        self.unlink_in(ci, slot, pos, h);
+    }
+
+    /// [`Self::unlink`] for a slot known to be in ring `ci`.
+    #[inline]
+    fn unlink_in(&mut self, ci: usize, slot: u32, pos: Option<Pos>, h: Option<u64>) {
         let s = self.arena[slot as usize];
         if s.ctx == 0 {
             return;
@@ -815,32 +962,27 @@ impl<A: VtwAddr> VtwTable<A> {
         if let Some(p) = pos.or_else(|| self.index.find_idx(h, slot)) {
             self.index.remove(h, p);
         }
-        if let Some(n) = self.ports.get_mut(&(s.lport, s.ctx)) {
-            *n -= 1;
-            if *n == 0 {
-                self.ports.remove(&(s.lport, s.ctx));
-            }
-        }
+        self.ports.add((s.lport, s.ctx), -1);
         self.ctxs.release(s.ctx);
         self.arena[slot as usize].ctx = 0;
-        let ci = self.class_of_slot(slot);
         self.rings[ci].live -= 1;
     }
 
     /// Frees the tail position of ring `ci`, evicting a live entry there (counted). `h` is
     /// the tail entry's hash if the caller already computed it.
+    #[inline]
     fn reclaim_tail(&mut self, ci: usize, h: Option<u64>) {
         let r = &self.rings[ci];
         if r.tail == r.head {
             return;
         }
-        let slot = r.slot_of(r.tail);
+        let slot = r.tail_slot();
         if self.arena[slot as usize].ctx != 0 {
-            self.unlink(slot, None, h);
+            self.unlink_in(ci, slot, None, h);
             self.stats.evicted += 1;
         }
         let r = &mut self.rings[ci];
-        r.tail += 1;
+        r.set_tail(r.tail + 1);
         while r.marks.len() >= 2 && r.marks[1].pos <= r.tail {
             r.marks.pop_front();
         }
@@ -852,38 +994,43 @@ impl<A: VtwAddr> VtwTable<A> {
     /// Takes the next position at the head of ring `ci` (evicting the oldest if full) and
     /// records its insertion time. Returns the slot. `evict_h`: the hash of the entry at
     /// the tail, if the caller computed it.
+    #[inline]
     fn push_head(&mut self, ci: usize, now: u64, evict_h: Option<u64>) -> u32 {
-        if self.rings[ci].head - self.rings[ci].tail >= u64::from(self.rings[ci].cap) {
+        if self.rings[ci].is_full() {
             self.reclaim_tail(ci, evict_h);
         }
         let g = self.granularity;
-        let tw = self.tunables.time_wait_ms(MslClass::ALL[ci]);
         let r = &mut self.rings[ci];
         let pos = r.head;
-        r.head += 1;
-        r.live += 1;
+        let slot = r.push();
         match r.marks.back_mut() {
             Some(b) if now < b.first_ms.saturating_add(g) => b.last_ms = b.last_ms.max(now),
-            back => {
-                let last = back.map_or(now, |b| b.last_ms.max(now));
-                if r.marks.len() >= MARKS_CAP
-                    && let Some(m0) = r.marks.pop_front()
-                    && let Some(m1) = r.marks.front_mut()
-                {
-                    m1.pos = m0.pos;
-                }
-                r.marks.push_back(Mark {
-                    pos,
-                    first_ms: now,
-                    last_ms: last,
-                });
-                // A ring's first group can fall due before everything else present.
-                if r.marks.len() == 1 {
-                    self.next_due = self.next_due.min(last.saturating_add(tw));
-                }
-            }
+            _ => self.new_mark(ci, pos, now),
         }
-        self.rings[ci].slot_of(pos)
+        slot
+    }
+
+    /// Opens a time mark at ring position `pos` of ring `ci` (one per granularity step).
+    #[inline(never)]
+    fn new_mark(&mut self, ci: usize, pos: u64, now: u64) {
+        let tw = self.tunables.time_wait_ms(MslClass::ALL[ci]);
+        let r = &mut self.rings[ci];
+        let last = r.marks.back().map_or(now, |b| b.last_ms.max(now));
+        if r.marks.len() >= MARKS_CAP
+            && let Some(m0) = r.marks.pop_front()
+            && let Some(m1) = r.marks.front_mut()
+        {
+            m1.pos = m0.pos;
+        }
+        r.marks.push_back(Mark {
+            pos,
+            first_ms: now,
+            last_ms: last,
+        });
+        // A ring's first group can fall due before everything else present.
+        if r.marks.len() == 1 {
+            self.next_due = self.next_due.min(last.saturating_add(tw));
+        }
     }
 
     /// The index hash of the entry stored in `s`.
@@ -949,14 +1096,14 @@ impl<A: VtwAddr> VtwTable<A> {
                     std::hint::black_box(touched);
                     for (k, slot) in slots.enumerate() {
                         if self.arena[slot as usize].ctx != 0 {
-                            self.unlink(slot, None, Some(hs[k]));
+                            self.unlink_in(ci, slot, None, Some(hs[k]));
                             n += 1;
                         }
                     }
                     pos = stop;
                 }
                 let r = &mut self.rings[ci];
-                r.tail = end;
+                r.set_tail(end);
                 r.marks.pop_front();
                 if r.tail == r.head {
                     r.marks.clear();
@@ -1086,9 +1233,8 @@ impl<A: VtwAddr> VtwTable<A> {
             return Err(VtwError::NoCapacity(class));
         }
         let r = &self.rings[ci];
-        let full = r.head - r.tail >= u64::from(r.cap);
-        // The slot about to be reclaimed, if the ring is full (a division, so only then).
-        let tail_slot = full.then(|| r.slot_of(r.tail));
+        // The slot about to be reclaimed, if the ring is full.
+        let tail_slot = r.is_full().then(|| r.tail_slot());
         if self.tunables.overflow == Overflow::Refuse
             && tail_slot.is_some_and(|ts| self.arena[ts as usize].ctx != 0)
         {
@@ -1130,9 +1276,7 @@ impl<A: VtwAddr> VtwTable<A> {
         let slot = self.push_head(ci, now, evict_h);
         if self.index.insert(h, slot).is_none() {
             // Unreachable with the sizing rule; undo the head push and report.
-            let r = &mut self.rings[ci];
-            r.head -= 1;
-            r.live -= 1;
+            self.rings[ci].unpush();
             self.ctxs.release(ctx);
             return Err(VtwError::IndexFull);
         }
@@ -1146,14 +1290,7 @@ impl<A: VtwAddr> VtwTable<A> {
             rcv_nxt: info.rcv_nxt,
             ts_recent: info.ts_recent.unwrap_or(0),
         };
-        // `get_mut` first: the common case (a port already in TIME_WAIT) then costs one
-        // probe and no `Entry` value (measured: the `entry` API was ~10 % of an insert).
-        match self.ports.get_mut(&(t.lport, ctx)) {
-            Some(n) => *n += 1,
-            None => {
-                self.ports.insert((t.lport, ctx), 1);
-            }
-        }
+        self.ports.add((t.lport, ctx), 1);
         self.stats.inserts += 1;
         Ok(self.stats.evicted != evicted_before)
     }
@@ -1328,8 +1465,9 @@ impl<A: VtwAddr> VtwTable<A> {
         self.stats.port_queries += 1;
         // Visit whichever is smaller: the (port, context) pairs, or the live contexts
         // (probing each pair). Groups come in ascending context order either way.
-        let mut groups: Vec<(u16, u32)> = if self.ports.len() <= self.ctxs.live() {
-            self.ports
+        let ports = self.ports.map();
+        let mut groups: Vec<(u16, u32)> = if ports.len() <= self.ctxs.live() {
+            ports
                 .iter()
                 .filter(|((p, _), _)| *p == lport)
                 .map(|(&(_, ctx), &n)| (ctx, n))
@@ -1337,7 +1475,7 @@ impl<A: VtwAddr> VtwTable<A> {
         } else {
             self.ctxs
                 .live_ids()
-                .filter_map(|ctx| self.ports.get(&(lport, ctx)).map(|&n| (ctx, n)))
+                .filter_map(|ctx| ports.get(&(lport, ctx)).map(|&n| (ctx, n)))
                 .collect()
         };
         groups.sort_unstable();
@@ -1375,7 +1513,7 @@ impl<A: VtwAddr> VtwTable<A> {
         let cap = self.ctxs.cap;
         self.ctxs = CtxTable::new(cap);
         for r in &mut self.rings {
-            r.tail = r.head;
+            r.set_tail(r.head);
             r.live = 0;
             r.marks.clear();
         }
