@@ -281,7 +281,9 @@ impl TagIndex {
         self.buckets.capacity() * std::mem::size_of::<Bucket>()
     }
 
-    /// Finds the entry with hash `h` for which `is_match(idx)` holds.
+    /// Finds the entry with hash `h` for which `is_match(idx)` holds. The home bucket is
+    /// searched inline; a probe that has to go on (the bucket overflowed for a hash with
+    /// this filter bit) continues out of line.
     #[inline]
     pub(crate) fn find(
         &self,
@@ -289,38 +291,73 @@ impl TagIndex {
         probe: &mut Probe,
         mut is_match: impl FnMut(u32) -> bool,
     ) -> Option<(Pos, u32)> {
+        let tag = tag_of(h);
+        let home = home_of(h, self.n);
+        let bucket = &self.buckets[home as usize];
+        probe.buckets += 1;
+        if let Some(hit) = Self::search(bucket, home, tag, probe, &mut is_match) {
+            return Some(hit);
+        }
+        if bucket.overflow() == 0 || bucket.filter() & filter_bit(h) == 0 {
+            return None;
+        }
+        self.find_far(h, home, probe, is_match)
+    }
+
+    /// The entries of `bucket` (number `b`) tagged `tag` for which `is_match` holds.
+    #[inline]
+    fn search(
+        bucket: &Bucket,
+        b: u32,
+        tag: u8,
+        probe: &mut Probe,
+        is_match: &mut impl FnMut(u32) -> bool,
+    ) -> Option<(Pos, u32)> {
+        let mut m = bucket.candidates(tag);
+        while m != 0 {
+            let s = (m.trailing_zeros() / 8) as usize;
+            m &= m - 1;
+            if bucket.tag(s) != tag {
+                continue;
+            }
+            let idx = bucket.idx(s);
+            if is_match(idx) {
+                return Some((
+                    Pos {
+                        bucket: b,
+                        slot: s as u8,
+                    },
+                    idx,
+                ));
+            }
+            probe.losing += 1;
+        }
+        None
+    }
+
+    /// [`TagIndex::find`] past the home bucket `home` (already searched).
+    #[cold]
+    #[inline(never)]
+    fn find_far(
+        &self,
+        h: u64,
+        home: u32,
+        probe: &mut Probe,
+        mut is_match: impl FnMut(u32) -> bool,
+    ) -> Option<(Pos, u32)> {
         let n = self.n;
         let tag = tag_of(h);
         let fbit = filter_bit(h);
-        let mut b = home_of(h, n);
-        let mut step = 0;
-        for _ in 0..n {
+        let step = step_of(h, n);
+        let mut b = next(home, step, n);
+        for _ in 1..n {
             let bucket = &self.buckets[b as usize];
             probe.buckets += 1;
-            let mut m = bucket.candidates(tag);
-            while m != 0 {
-                let s = (m.trailing_zeros() / 8) as usize;
-                m &= m - 1;
-                if bucket.tag(s) != tag {
-                    continue;
-                }
-                let idx = bucket.idx(s);
-                if is_match(idx) {
-                    return Some((
-                        Pos {
-                            bucket: b,
-                            slot: s as u8,
-                        },
-                        idx,
-                    ));
-                }
-                probe.losing += 1;
+            if let Some(hit) = Self::search(bucket, b, tag, probe, &mut is_match) {
+                return Some(hit);
             }
             if bucket.overflow() == 0 || bucket.filter() & fbit == 0 {
                 return None;
-            }
-            if step == 0 {
-                step = step_of(h, n);
             }
             b = next(b, step, n);
         }
@@ -352,11 +389,30 @@ impl TagIndex {
         })
     }
 
-    /// Finds the slot that holds exactly entry `idx` under hash `h` (no dereference).
+    /// Finds the slot that holds exactly entry `idx` under hash `h` (no dereference, no
+    /// counting): the home bucket inline, the rest of the probe out of line.
     #[inline]
     pub(crate) fn find_idx(&self, h: u64, idx: u32) -> Option<Pos> {
+        let tag = tag_of(h);
+        let home = home_of(h, self.n);
+        let bucket = &self.buckets[home as usize];
+        let mut m = bucket.candidates(tag);
+        while m != 0 {
+            let s = (m.trailing_zeros() / 8) as usize;
+            m &= m - 1;
+            if bucket.tag(s) == tag && bucket.idx(s) == idx {
+                return Some(Pos {
+                    bucket: home,
+                    slot: s as u8,
+                });
+            }
+        }
+        if bucket.overflow() == 0 {
+            return None;
+        }
         let mut probe = Probe::default();
-        self.find(h, &mut probe, |i| i == idx).map(|(p, _)| p)
+        self.find_far(h, home, &mut probe, |i| i == idx)
+            .map(|(p, _)| p)
     }
 
     /// Inserts entry `idx` under hash `h`. Returns `None` only if every bucket is full,

@@ -523,6 +523,57 @@ impl Ring {
         slot
     }
 
+    /// Records that position `pos` (just pushed) was filled at `now`: extends the newest
+    /// time mark, or opens one per `g` ms. Returns the mark's time if the new mark is the
+    /// ring's only one (the caller then lowers the table's earliest due time).
+    #[inline]
+    fn stamp(&mut self, pos: u64, now: u64, g: u64) -> Option<u64> {
+        match self.marks.back_mut() {
+            Some(b) if now < b.first_ms.saturating_add(g) => {
+                b.last_ms = b.last_ms.max(now);
+                None
+            }
+            _ => self.open_mark(pos, now),
+        }
+    }
+
+    #[inline(never)]
+    fn open_mark(&mut self, pos: u64, now: u64) -> Option<u64> {
+        let last = self.marks.back().map_or(now, |b| b.last_ms.max(now));
+        if self.marks.len() >= MARKS_CAP
+            && let Some(m0) = self.marks.pop_front()
+            && let Some(m1) = self.marks.front_mut()
+        {
+            m1.pos = m0.pos;
+        }
+        self.marks.push_back(Mark {
+            pos,
+            first_ms: now,
+            last_ms: last,
+        });
+        (self.marks.len() == 1).then_some(last)
+    }
+
+    /// Moves the tail past one position (whose entry the caller has unlinked) and drops
+    /// the time marks behind it.
+    #[inline]
+    fn pop_tail(&mut self) {
+        self.set_tail(self.tail + 1);
+        if self.marks.len() >= 2 && self.marks[1].pos <= self.tail {
+            self.drop_marks();
+        }
+        if self.tail == self.head {
+            self.marks.clear();
+        }
+    }
+
+    #[inline(never)]
+    fn drop_marks(&mut self) {
+        while self.marks.len() >= 2 && self.marks[1].pos <= self.tail {
+            self.marks.pop_front();
+        }
+    }
+
     /// Gives back the head position [`Ring::push`] just took.
     fn unpush(&mut self) {
         self.head -= 1;
@@ -626,12 +677,38 @@ const F_REUSE_PORT: u8 = 2;
 const F_V6ONLY: u8 = 4;
 const F_TS: u8 = 8;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+/// Laid out as one 8-byte word (no padding), so equality is one comparison.
+#[derive(Clone, Copy, Debug, Eq, Default)]
+#[repr(C, align(8))]
 struct Ctx {
-    local: u16,
     uid: u32,
+    local: u16,
     flags: u8,
     wscale: u8,
+}
+
+impl Ctx {
+    /// The fields as one word (LLVM turns this into one 8-byte load).
+    #[inline]
+    fn word(&self) -> u64 {
+        u64::from(self.uid)
+            | u64::from(self.local) << 32
+            | u64::from(self.flags) << 48
+            | u64::from(self.wscale) << 56
+    }
+}
+
+impl PartialEq for Ctx {
+    #[inline]
+    fn eq(&self, o: &Ctx) -> bool {
+        self.word() == o.word()
+    }
+}
+
+impl std::hash::Hash for Ctx {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        h.write_u64(self.word());
+    }
 }
 
 /// Interned contexts; id 0 is reserved (free slot).
@@ -783,6 +860,81 @@ impl<A: VtwAddr> std::fmt::Debug for VtwTable<A> {
     }
 }
 
+/// The index hash of a tuple under `hasher`.
+#[inline]
+fn keyed_hash<A: VtwAddr>(
+    hasher: &SeedableRandomState,
+    k: A::Key,
+    fport: u16,
+    lport: u16,
+    local: u16,
+) -> u64 {
+    let mut h = hasher.build_hasher();
+    A::hash_tuple(k, fport, lport, local, &mut h);
+    h.finish()
+}
+
+/// Takes the live entry `s` (arena slot `slot`, index hash `h`, index position `pos` if
+/// known) out of the index, the port index and its context, and frees the slot. The
+/// ring's live count is the caller's. A function of the table's parts, so callers can
+/// hold them as separate borrows.
+#[inline(always)]
+fn unlink_parts<K>(
+    index: &mut TagIndex,
+    ports: &mut PortCounts,
+    ctxs: &mut CtxTable,
+    s: &mut Slot<K>,
+    slot: u32,
+    h: u64,
+    pos: Option<Pos>,
+) {
+    if let Some(p) = pos.or_else(|| index.find_idx(h, slot)) {
+        index.remove(h, p);
+    }
+    ports.add((s.lport, s.ctx), -1);
+    ctxs.release(s.ctx);
+    s.ctx = 0;
+}
+
+/// Finds `t` (hash `h`) in the index, counting the lookup in `stats`.
+#[inline(always)]
+fn find_parts<A: VtwAddr>(
+    index: &TagIndex,
+    arena: &[Slot<A::Key>],
+    ctxs: &CtxTable,
+    stats: &mut VtwStats,
+    t: &Tuple<A>,
+    h: u64,
+) -> Option<(Pos, u32)> {
+    let key = t.faddr.to_key();
+    let mut probe = Probe::default();
+    let mut lines = 0u64;
+    let r = index.find(h, &mut probe, |idx| {
+        let Some(s) = arena.get(idx as usize) else {
+            return false;
+        };
+        let at = std::ptr::from_ref(s).addr();
+        let size = std::mem::size_of::<Slot<A::Key>>();
+        lines += ((at + size - 1) / 64 - at / 64 + 1) as u64;
+        s.faddr == key
+            && s.fport == t.fport
+            && s.lport == t.lport
+            && s.ctx != 0
+            && ctxs.get(s.ctx).local == t.local.0
+    });
+    stats.lookups += 1;
+    stats.probes += u64::from(probe.buckets);
+    stats.losing += u64::from(probe.losing);
+    stats.entry_lines += lines;
+    stats.max_probe = stats.max_probe.max(u64::from(probe.buckets));
+    if r.is_some() {
+        stats.hits += 1;
+    } else {
+        stats.misses += 1;
+    }
+    r
+}
+
 fn seeded(seed: Option<u64>) -> SeedableRandomState {
     match seed {
         Some(s) => SeedableRandomState::with_seed(s, SharedSeed::global_fixed()),
@@ -849,9 +1001,7 @@ impl<A: VtwAddr> VtwTable<A> {
 
     #[inline]
     fn hash(&self, k: A::Key, fport: u16, lport: u16, local: u16) -> u64 {
-        let mut h = self.hasher.build_hasher();
-        A::hash_tuple(k, fport, lport, local, &mut h);
-        h.finish()
+        keyed_hash::<A>(&self.hasher, k, fport, lport, local)
     }
 
     #[inline]
@@ -870,35 +1020,7 @@ impl<A: VtwAddr> VtwTable<A> {
     }
 
     fn find(&mut self, t: &Tuple<A>, h: u64) -> Option<(Pos, u32)> {
-        let key = t.faddr.to_key();
-        let mut probe = Probe::default();
-        let arena = &self.arena;
-        let ctxs = &self.ctxs;
-        let mut lines = 0u64;
-        let r = self.index.find(h, &mut probe, |idx| {
-            let Some(s) = arena.get(idx as usize) else {
-                return false;
-            };
-            let at = std::ptr::from_ref(s).addr();
-            let size = std::mem::size_of::<Slot<A::Key>>();
-            lines += ((at + size - 1) / 64 - at / 64 + 1) as u64;
-            s.faddr == key
-                && s.fport == t.fport
-                && s.lport == t.lport
-                && s.ctx != 0
-                && ctxs.get(s.ctx).local == t.local.0
-        });
-        self.stats.lookups += 1;
-        self.stats.probes += u64::from(probe.buckets);
-        self.stats.losing += u64::from(probe.losing);
-        self.stats.entry_lines += lines;
-        self.stats.max_probe = self.stats.max_probe.max(u64::from(probe.buckets));
-        if r.is_some() {
-            self.stats.hits += 1;
-        } else {
-            self.stats.misses += 1;
-        }
-        r
+        find_parts::<A>(&self.index, &self.arena, &self.ctxs, &mut self.stats, t, h)
     }
 
     fn class_of_slot(&self, slot: u32) -> usize {
@@ -954,18 +1076,23 @@ impl<A: VtwAddr> VtwTable<A> {
     /// [`Self::unlink`] for a slot known to be in ring `ci`.
     #[inline]
     fn unlink_in(&mut self, ci: usize, slot: u32, pos: Option<Pos>, h: Option<u64>) {
-        let s = self.arena[slot as usize];
+        let Some(&s) = self.arena.get(slot as usize) else {
+            return;
+        };
         if s.ctx == 0 {
             return;
         }
         let h = h.unwrap_or_else(|| self.slot_hash(&s));
-        if let Some(p) = pos.or_else(|| self.index.find_idx(h, slot)) {
-            self.index.remove(h, p);
-        }
-        self.ports.add((s.lport, s.ctx), -1);
-        self.ctxs.release(s.ctx);
-        self.arena[slot as usize].ctx = 0;
-        self.rings[ci].live -= 1;
+        let VtwTable {
+            arena,
+            index,
+            rings,
+            ctxs,
+            ports,
+            ..
+        } = self;
+        unlink_parts(index, ports, ctxs, &mut arena[slot as usize], slot, h, pos);
+        rings[ci].live -= 1;
     }
 
     /// Frees the tail position of ring `ci`, evicting a live entry there (counted). `h` is
@@ -981,14 +1108,7 @@ impl<A: VtwAddr> VtwTable<A> {
             self.unlink_in(ci, slot, None, h);
             self.stats.evicted += 1;
         }
-        let r = &mut self.rings[ci];
-        r.set_tail(r.tail + 1);
-        while r.marks.len() >= 2 && r.marks[1].pos <= r.tail {
-            r.marks.pop_front();
-        }
-        if r.tail == r.head {
-            r.marks.clear();
-        }
+        self.rings[ci].pop_tail();
     }
 
     /// Takes the next position at the head of ring `ci` (evicting the oldest if full) and
@@ -1003,34 +1123,18 @@ impl<A: VtwAddr> VtwTable<A> {
         let r = &mut self.rings[ci];
         let pos = r.head;
         let slot = r.push();
-        match r.marks.back_mut() {
-            Some(b) if now < b.first_ms.saturating_add(g) => b.last_ms = b.last_ms.max(now),
-            _ => self.new_mark(ci, pos, now),
+        if let Some(last) = r.stamp(pos, now, g) {
+            self.lower_due(ci, last);
         }
         slot
     }
 
-    /// Opens a time mark at ring position `pos` of ring `ci` (one per granularity step).
+    /// A ring's first group, inserted at `last`, can fall due before everything else
+    /// present.
     #[inline(never)]
-    fn new_mark(&mut self, ci: usize, pos: u64, now: u64) {
+    fn lower_due(&mut self, ci: usize, last: u64) {
         let tw = self.tunables.time_wait_ms(MslClass::ALL[ci]);
-        let r = &mut self.rings[ci];
-        let last = r.marks.back().map_or(now, |b| b.last_ms.max(now));
-        if r.marks.len() >= MARKS_CAP
-            && let Some(m0) = r.marks.pop_front()
-            && let Some(m1) = r.marks.front_mut()
-        {
-            m1.pos = m0.pos;
-        }
-        r.marks.push_back(Mark {
-            pos,
-            first_ms: now,
-            last_ms: last,
-        });
-        // A ring's first group can fall due before everything else present.
-        if r.marks.len() == 1 {
-            self.next_due = self.next_due.min(last.saturating_add(tw));
-        }
+        self.next_due = self.next_due.min(last.saturating_add(tw));
     }
 
     /// The index hash of the entry stored in `s`.
@@ -1068,40 +1172,7 @@ impl<A: VtwAddr> VtwTable<A> {
                     break;
                 }
                 let end = r.marks.get(1).map_or(r.head, |m| m.pos);
-                let (tail, cap, base) = (r.tail, r.cap, r.base);
-                // Work in batches: first hash every entry of the batch and touch its home
-                // bucket (independent loads the CPU overlaps), then unlink them with the
-                // hashes kept. Without the touch pass each unlink waits for its own cache
-                // miss in turn.
-                let mut pos = tail;
-                let mut hs = [0u64; EXPIRE_BATCH as usize];
-                while pos < end {
-                    let stop = end.min(pos + EXPIRE_BATCH);
-                    // Ring offsets advance by one and wrap: one division per batch.
-                    let first = (pos % u64::from(cap)) as u32;
-                    let slots = (pos..stop).scan(first, |off, _| {
-                        let o = *off;
-                        *off = if o + 1 == cap { 0 } else { o + 1 };
-                        Some(base + o)
-                    });
-                    let mut touched = 0u8;
-                    for (k, slot) in slots.clone().enumerate() {
-                        let s = self.arena[slot as usize];
-                        if s.ctx != 0 {
-                            let h = self.slot_hash(&s);
-                            hs[k] = h;
-                            touched ^= self.index.touch(h);
-                        }
-                    }
-                    std::hint::black_box(touched);
-                    for (k, slot) in slots.enumerate() {
-                        if self.arena[slot as usize].ctx != 0 {
-                            self.unlink_in(ci, slot, None, Some(hs[k]));
-                            n += 1;
-                        }
-                    }
-                    pos = stop;
-                }
+                n += self.expire_range(ci, end);
                 let r = &mut self.rings[ci];
                 r.set_tail(end);
                 r.marks.pop_front();
@@ -1112,6 +1183,63 @@ impl<A: VtwAddr> VtwTable<A> {
         }
         self.next_due = due;
         self.stats.expired += n as u64;
+        n
+    }
+
+    /// Unlinks every live entry of ring `ci` from its tail up to ring position `end`
+    /// (exclusive; the caller moves the tail). Returns how many were live.
+    ///
+    /// Works in batches: first hash every entry of the batch and touch its home bucket
+    /// (independent loads the CPU overlaps), then unlink them with the hashes kept.
+    /// Without the touch pass each unlink waits for its own cache miss in turn. The table
+    /// is split into its parts first so the compiler knows a store to one (a counter, the
+    /// index) leaves the others' lengths alone.
+    fn expire_range(&mut self, ci: usize, end: u64) -> usize {
+        let VtwTable {
+            arena,
+            index,
+            rings,
+            ctxs,
+            ports,
+            hasher,
+            ..
+        } = self;
+        let ring = &mut rings[ci];
+        let (cap, base) = (ring.cap, ring.base);
+        let mut n = 0;
+        let mut pos = ring.tail;
+        let mut off = ring.tail_off;
+        let mut hs = [0u64; EXPIRE_BATCH as usize];
+        while pos < end {
+            let len = (end - pos).min(EXPIRE_BATCH) as usize;
+            let first = off;
+            let mut touched = 0u8;
+            for h in hs.iter_mut().take(len) {
+                if let Some(s) = arena.get((base + off) as usize)
+                    && s.ctx != 0
+                {
+                    *h = keyed_hash::<A>(hasher, s.faddr, s.fport, s.lport, ctxs.get(s.ctx).local);
+                    touched ^= index.touch(*h);
+                }
+                off = wrap_inc(off, cap);
+            }
+            std::hint::black_box(touched);
+            off = first;
+            for &h in hs.iter().take(len) {
+                let slot = base + off;
+                off = wrap_inc(off, cap);
+                let Some(s) = arena.get_mut(slot as usize) else {
+                    continue;
+                };
+                if s.ctx == 0 {
+                    continue;
+                }
+                unlink_parts(index, ports, ctxs, s, slot, h, None);
+                ring.live -= 1;
+                n += 1;
+            }
+            pos += len as u64;
+        }
         n
     }
 
@@ -1228,71 +1356,99 @@ impl<A: VtwAddr> VtwTable<A> {
         }
         let class = self.tunables.effective_class(class);
         let ci = class.index();
-        if self.rings[ci].cap == 0 {
-            self.stats.insert_no_room += 1;
+        let refuse = self.tunables.overflow == Overflow::Refuse;
+        // The table's parts as separate borrows: the compiler then knows a store to one
+        // (a counter, the index) leaves the others alone.
+        let VtwTable {
+            arena,
+            index,
+            rings,
+            ctxs,
+            ports,
+            hasher,
+            stats,
+            granularity,
+            ..
+        } = self;
+        let ring = &mut rings[ci];
+        if ring.cap == 0 {
+            stats.insert_no_room += 1;
             return Err(VtwError::NoCapacity(class));
         }
-        let r = &self.rings[ci];
-        // The slot about to be reclaimed, if the ring is full.
-        let tail_slot = r.is_full().then(|| r.tail_slot());
-        if self.tunables.overflow == Overflow::Refuse
-            && tail_slot.is_some_and(|ts| self.arena[ts as usize].ctx != 0)
-        {
-            self.stats.insert_class_full += 1;
-            return Err(VtwError::ClassFull(class));
-        }
-        // Start the two cache misses of this insert together: the new tuple's home bucket
-        // and, if the ring is full, the home bucket of the entry about to be evicted (whose
-        // hash is then kept for the eviction).
-        let mut touched = self.index.touch(h);
+        let full = ring.is_full();
+        // In a full ring, the live entry at the tail is evicted. Its home bucket is read
+        // now, so that miss overlaps the duplicate check's; its hash is kept for the
+        // eviction.
         let mut evict_h = None;
-        if let Some(ts) = tail_slot {
-            let s = self.arena[ts as usize];
-            if s.ctx != 0 {
-                let eh = self.slot_hash(&s);
-                touched ^= self.index.touch(eh);
-                evict_h = Some(eh);
+        if full
+            && let Some(s) = arena.get(ring.tail_slot() as usize)
+            && s.ctx != 0
+        {
+            if refuse {
+                stats.insert_class_full += 1;
+                return Err(VtwError::ClassFull(class));
             }
+            let eh = keyed_hash::<A>(hasher, s.faddr, s.fport, s.lport, ctxs.get(s.ctx).local);
+            std::hint::black_box(index.touch(eh));
+            evict_h = Some(eh);
         }
-        std::hint::black_box(touched);
-        if self.find(&t, h).is_some() {
-            self.stats.insert_duplicate += 1;
+        if find_parts::<A>(index, arena, ctxs, stats, &t, h).is_some() {
+            stats.insert_duplicate += 1;
             return Err(VtwError::Duplicate);
         }
         let flags = if info.reuse_addr { F_REUSE_ADDR } else { 0 }
             | if info.reuse_port { F_REUSE_PORT } else { 0 }
             | if info.v6only { F_V6ONLY } else { 0 }
             | if info.ts_recent.is_some() { F_TS } else { 0 };
-        let Some(ctx) = self.ctxs.acquire(Ctx {
+        let Some(ctx) = ctxs.acquire(Ctx {
             local: t.local.0,
             uid: info.uid,
             flags,
             wscale: info.rcv_wscale,
         }) else {
-            self.stats.insert_no_context += 1;
-            return Err(VtwError::ContextsExhausted(self.ctxs.cap));
+            stats.insert_no_context += 1;
+            return Err(VtwError::ContextsExhausted(ctxs.cap));
         };
-        let evicted_before = self.stats.evicted;
-        let slot = self.push_head(ci, now, evict_h);
-        if self.index.insert(h, slot).is_none() {
+        let mut evicted = false;
+        if full {
+            let ts = ring.tail_slot();
+            if let Some(eh) = evict_h
+                && let Some(s) = arena.get_mut(ts as usize)
+            {
+                unlink_parts(index, ports, ctxs, s, ts, eh, None);
+                ring.live -= 1;
+                stats.evicted += 1;
+                evicted = true;
+            }
+            ring.pop_tail();
+        }
+        let pos = ring.head;
+        let slot = ring.push();
+        let first_mark = ring.stamp(pos, now, *granularity);
+        if index.insert(h, slot).is_none() {
             // Unreachable with the sizing rule; undo the head push and report.
-            self.rings[ci].unpush();
-            self.ctxs.release(ctx);
+            ring.unpush();
+            ctxs.release(ctx);
             return Err(VtwError::IndexFull);
         }
-        self.arena[slot as usize] = Slot {
-            faddr: t.faddr.to_key(),
-            fport: t.fport,
-            lport: t.lport,
-            ctx,
-            wnd: (info.rcv_wnd >> info.rcv_wscale).min(u32::from(u16::MAX)) as u16,
-            snd_nxt: info.snd_nxt,
-            rcv_nxt: info.rcv_nxt,
-            ts_recent: info.ts_recent.unwrap_or(0),
-        };
-        self.ports.add((t.lport, ctx), 1);
-        self.stats.inserts += 1;
-        Ok(self.stats.evicted != evicted_before)
+        if let Some(s) = arena.get_mut(slot as usize) {
+            *s = Slot {
+                faddr: t.faddr.to_key(),
+                fport: t.fport,
+                lport: t.lport,
+                ctx,
+                wnd: (info.rcv_wnd >> info.rcv_wscale).min(u32::from(u16::MAX)) as u16,
+                snd_nxt: info.snd_nxt,
+                rcv_nxt: info.rcv_nxt,
+                ts_recent: info.ts_recent.unwrap_or(0),
+            };
+        }
+        ports.add((t.lport, ctx), 1);
+        stats.inserts += 1;
+        if let Some(last) = first_mark {
+            self.lower_due(ci, last);
+        }
+        Ok(evicted)
     }
 
     /// Looks up the entry for `t` after reaping at `now` (NetBSD `vtw_lookup_hash_v4/v6`,
