@@ -448,7 +448,7 @@ impl MemoryReport {
 const MARKS_CAP: usize = 1024;
 
 /// Entries whose buckets [`VtwTable::expire`] touches ahead of unlinking them.
-const EXPIRE_BATCH: u64 = 16;
+const EXPIRE_BATCH: u64 = 32;
 
 /// Items of [`VtwTable::insert_batch`] whose buckets are touched ahead of inserting them.
 const INSERT_BATCH: usize = 16;
@@ -484,11 +484,6 @@ fn wrap_inc(off: u32, cap: u32) -> u32 {
 }
 
 impl Ring {
-    #[inline]
-    fn slot_of(&self, pos: u64) -> u32 {
-        self.base + (pos % u64::from(self.cap)) as u32
-    }
-
     /// The slot at the tail (the oldest position).
     #[inline]
     fn tail_slot(&self) -> u32 {
@@ -1213,17 +1208,23 @@ impl<A: VtwAddr> VtwTable<A> {
         while pos < end {
             let len = (end - pos).min(EXPIRE_BATCH) as usize;
             let first = off;
-            let mut touched = 0u8;
+            // Hash the live entries (0 marks a hole)...
             for h in hs.iter_mut().take(len) {
-                if let Some(s) = arena.get((base + off) as usize)
-                    && s.ctx != 0
-                {
-                    *h = keyed_hash::<A>(hasher, s.faddr, s.fport, s.lport, ctxs.get(s.ctx).local);
-                    touched ^= index.touch(*h);
-                }
+                *h = match arena.get((base + off) as usize) {
+                    Some(s) if s.ctx != 0 => {
+                        keyed_hash::<A>(hasher, s.faddr, s.fport, s.lport, ctxs.get(s.ctx).local)
+                    }
+                    _ => 0,
+                };
                 off = wrap_inc(off, cap);
             }
+            // ...touch their home buckets back to back (all misses in flight at once)...
+            let mut touched = 0u8;
+            for &h in hs.iter().take(len) {
+                touched ^= index.touch(h);
+            }
             std::hint::black_box(touched);
+            // ...and unlink them.
             off = first;
             for &h in hs.iter().take(len) {
                 let slot = base + off;
@@ -1289,38 +1290,59 @@ impl<A: VtwAddr> VtwTable<A> {
     ) {
         let mut which = which.peekable();
         let mut hs = [0u64; INSERT_BATCH];
+        let mut ids = [0usize; INSERT_BATCH];
+        let mut ehs = [0u64; INSERT_BATCH];
         while which.peek().is_some() {
-            // Reap first, so pass 1 sees the rings as the inserts will.
+            // Reap first, so the passes below see the rings as the inserts will.
             self.expire(now);
-            let group = which.clone().take(INSERT_BATCH);
-            // Pass 1: hash, and touch the home bucket of each item and of the entry each
-            // would evict (a guess: a wrong one costs only time).
-            let mut touched = 0u8;
-            let mut seen = [0u64; 3];
-            for (k, i) in group.clone().enumerate() {
-                let Some(&(t, class, _)) = items.get(i) else {
-                    continue;
-                };
-                let h = self.hash_tuple(&t);
-                hs[k] = h;
-                touched ^= self.index.touch(h);
-                let ci = self.tunables.effective_class(class).index();
-                let r = &self.rings[ci];
-                let pos = r.tail + seen[ci];
-                seen[ci] += 1;
-                if r.cap != 0 && r.head - r.tail >= u64::from(r.cap) && pos < r.head {
-                    let s = self.arena[r.slot_of(pos) as usize];
-                    if s.ctx != 0 {
-                        touched ^= self.index.touch(self.slot_hash(&s));
+            let mut len = 0;
+            let mut per_class = [0u64; 3];
+            for i in which.clone().take(INSERT_BATCH) {
+                ids[len] = i;
+                hs[len] = match items.get(i) {
+                    Some((t, class, _)) => {
+                        per_class[self.tunables.effective_class(*class).index()] += 1;
+                        self.hash_tuple(t)
                     }
+                    None => 0,
+                };
+                len += 1;
+            }
+            // Touch the home buckets back to back, so that all their cache misses are in
+            // flight together (a loop with more work per item would fill the CPU's
+            // reorder window before the last load is issued).
+            let mut touched = 0u8;
+            for &h in &hs[..len] {
+                touched ^= self.index.touch(h);
+            }
+            // The entries the group will evict from full rings (their tail positions in
+            // order): hash them, then touch their home buckets the same way. A guess: a
+            // duplicate or refused item leaves one in place, which costs only time.
+            let mut ne = 0;
+            for (ci, &k) in per_class.iter().enumerate() {
+                let r = &self.rings[ci];
+                let free = u64::from(r.cap).saturating_sub(r.head - r.tail);
+                let mut off = r.tail_off;
+                for _ in 0..k.saturating_sub(free).min(r.head - r.tail) {
+                    if let Some(s) = self.arena.get((r.base + off) as usize)
+                        && s.ctx != 0
+                        && ne < INSERT_BATCH
+                    {
+                        ehs[ne] = self.slot_hash(s);
+                        ne += 1;
+                    }
+                    off = wrap_inc(off, r.cap);
                 }
             }
+            for &h in &ehs[..ne] {
+                touched ^= self.index.touch(h);
+            }
             std::hint::black_box(touched);
-            // Pass 1b, the buckets now in cache: touch the entries whose tag matches (the
+            // The buckets now in cache: touch the entries whose tag matches (the
             // duplicate check will read them; 8-bit tags match a stranger in ≈ 5 % of
             // buckets, each a miss into the arena).
             let mut touched = 0u16;
-            for &h in &hs[..group.clone().count()] {
+            for &h in &hs[..len] {
                 for idx in self.index.home_matches(h) {
                     if let Some(s) = self.arena.get(idx as usize) {
                         touched ^= s.fport;
@@ -1328,8 +1350,9 @@ impl<A: VtwAddr> VtwTable<A> {
                 }
             }
             std::hint::black_box(touched);
-            // Pass 2: insert.
-            for (k, i) in group.enumerate() {
+            // Insert.
+            for k in 0..len {
+                let i = ids[k];
                 if let Some(&(t, class, info)) = items.get(i) {
                     on_result(i, self.insert_hashed(t, hs[k], class, info, now));
                 }
