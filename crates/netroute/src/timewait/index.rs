@@ -364,6 +364,18 @@ impl TagIndex {
         None
     }
 
+    /// True if a lookup of `h` ends in its home bucket without a match: no slot there
+    /// carries `h`'s tag and no entry of `h`'s filter bit passed over it. The common
+    /// case of an insert's duplicate check, decided from one cache line.
+    #[inline]
+    pub(crate) fn home_clear(&self, h: u64) -> bool {
+        let Some(bucket) = self.buckets.get(home_of(h, self.n) as usize) else {
+            return false;
+        };
+        bucket.candidates(tag_of(h)) == 0
+            && (bucket.overflow() == 0 || bucket.filter() & filter_bit(h) == 0)
+    }
+
     /// Reads one byte of `h`'s home bucket: a software prefetch without `unsafe`.
     #[inline]
     pub(crate) fn touch(&self, h: u64) -> u8 {
