@@ -5,10 +5,13 @@
 //! 16 entry indices of 22 bits each packed into 44 bytes, a 16-bit overflow count and a
 //! 16-bit overflow filter (one bit, chosen by 4 hash bits, per entry that passed over the
 //! bucket; cleared when the count returns to 0), so most misses stop at a bucket that
-//! overflowed for other keys without reading the next one. A lookup compares the search tag against all 16 tags with two word-wide
-//! (SWAR) byte compares and dereferences an arena entry only for a matching tag, so a miss
-//! usually touches one cache line and no entry (NetBSD: "15 data elements can be searched
-//! with one cache line fill").
+//! overflowed for other keys without reading the next one. A lookup compares the search
+//! tag against all 16 tags at once (a 128-bit has-zero-byte test, whose rare false
+//! candidates are confirmed byte by byte) and dereferences an arena entry only for a
+//! matching tag, so a miss usually touches one cache line and no entry (NetBSD: "15 data
+//! elements can be searched with one cache line fill"). The probe step is computed only
+//! when a probe leaves the home bucket; the home bucket is searched inline, the rest of a
+//! probe out of line.
 //!
 //! Differences from NetBSD, and the reasons:
 //! - NetBSD chains extra fat pointers below a full bucket head and never compacts
