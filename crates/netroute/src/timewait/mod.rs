@@ -34,8 +34,9 @@
 //! - our timestamp offset: a keyed hash of the 4-tuple ([`VtwTable::ts_offset`],
 //!   RFC 7323 §5.4).
 //!
-//! The index is sized so that a full arena loads its 16-slot buckets to at most 90 %:
-//! about 4.4 bytes per slot of capacity. The port index (bind/connect checks) is a
+//! The index is sized so that a full arena loads its 16-slot buckets to at most 75 %:
+//! about 5.3 bytes per slot of capacity (at 90 % load, 4.4 bytes, a full table's
+//! overflow filters saturate and misses read two buckets instead of one). The port index (bind/connect checks) is a
 //! separate `(local port, context) → count` map whose size depends on how many distinct
 //! ports are in TIME_WAIT, not on the entry count; it is reported separately
 //! ([`MemoryReport::port_index`]). Measured figures are in `BENCHMARKS.md`.
@@ -94,11 +95,22 @@
 //!
 //! Every operation first calls [`VtwTable::expire`], which is one comparison unless
 //! something is due (the table keeps the earliest time any class can fall due). An
-//! insert hashes its tuple once, reads its home bucket (and, in a full class, the home
-//! bucket of the entry it evicts, whose hash is then reused for the unlink) and bumps
-//! one `(port, context)` counter in a hash map. [`VtwTable::insert_batch`] reads the
-//! buckets of 16 inserts, and then the entries whose tags match, before inserting any,
-//! so those cache misses overlap; expiry does the same for 16 entries at a time.
+//! insert hashes its tuple once and reads its home bucket (and, in a full class, the
+//! home bucket of the entry it evicts, whose hash is then reused for the unlink). The
+//! common insert (table enabled, truncation on, evicting, a valid window scale) takes a
+//! fast path whose duplicate check is decided from the home bucket alone when no tag
+//! there matches; every other case goes through the general path with the same effects.
+//! The port index keeps the last `(port, context)` key's change aside, so a server's
+//! inserts and expiries, which all share one key, touch no hash map. Rings keep their
+//! head and tail offsets, so no insert divides.
+//!
+//! At a million entries the table is far larger than this guest's caches, and each
+//! insert's home bucket is a memory access the caller's next insert cannot overlap with
+//! (see `BENCHMARKS.md`). [`VtwTable::insert_batch`] first hashes 16 inserts, then
+//! reads their home buckets and those of the entries they will evict back to back (a
+//! loop with nothing else in it, so all the misses are in flight together), then the
+//! entries whose tags match, and only then inserts. Expiry does the same for 32 entries
+//! at a time: hash, read the buckets back to back, unlink.
 #![forbid(unsafe_code)]
 
 pub mod classify;

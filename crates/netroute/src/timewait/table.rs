@@ -448,7 +448,7 @@ impl MemoryReport {
 const MARKS_CAP: usize = 1024;
 
 /// Entries whose buckets [`VtwTable::expire`] touches ahead of unlinking them.
-const EXPIRE_BATCH: u64 = 16;
+const EXPIRE_BATCH: u64 = 32;
 
 /// Items of [`VtwTable::insert_batch`] whose buckets are touched ahead of inserting them.
 const INSERT_BATCH: usize = 16;
@@ -469,21 +469,122 @@ struct Ring {
     cap: u32,
     head: u64,
     tail: u64,
+    /// `head % cap` and `tail % cap`, kept as the positions advance (no division on the
+    /// insert path).
+    head_off: u32,
+    tail_off: u32,
     live: u32,
     marks: VecDeque<Mark>,
 }
 
+/// `off + 1` within a ring of `cap` slots.
+#[inline]
+fn wrap_inc(off: u32, cap: u32) -> u32 {
+    if off + 1 >= cap { 0 } else { off + 1 }
+}
+
 impl Ring {
+    /// The slot at the tail (the oldest position).
     #[inline]
-    fn slot_of(&self, pos: u64) -> u32 {
-        self.base + (pos % u64::from(self.cap)) as u32
+    fn tail_slot(&self) -> u32 {
+        self.base + self.tail_off
+    }
+
+    #[inline]
+    fn is_full(&self) -> bool {
+        self.head - self.tail >= u64::from(self.cap)
+    }
+
+    /// Moves the tail to `pos` (at most the head).
+    #[inline]
+    fn set_tail(&mut self, pos: u64) {
+        if pos == self.tail + 1 {
+            self.tail_off = wrap_inc(self.tail_off, self.cap);
+        } else if pos == self.head {
+            self.tail_off = self.head_off;
+        } else if pos != self.tail {
+            self.tail_off = (pos % u64::from(self.cap)) as u32;
+        }
+        self.tail = pos;
+    }
+
+    /// Takes the head position; returns its slot.
+    #[inline]
+    fn push(&mut self) -> u32 {
+        let slot = self.base + self.head_off;
+        self.head += 1;
+        self.head_off = wrap_inc(self.head_off, self.cap);
+        self.live += 1;
+        slot
+    }
+
+    /// Records that position `pos` (just pushed) was filled at `now`: extends the newest
+    /// time mark, or opens one per `g` ms. Returns the mark's time if the new mark is the
+    /// ring's only one (the caller then lowers the table's earliest due time).
+    #[inline]
+    fn stamp(&mut self, pos: u64, now: u64, g: u64) -> Option<u64> {
+        match self.marks.back_mut() {
+            Some(b) if now < b.first_ms.saturating_add(g) => {
+                b.last_ms = b.last_ms.max(now);
+                None
+            }
+            _ => self.open_mark(pos, now),
+        }
+    }
+
+    #[inline(never)]
+    fn open_mark(&mut self, pos: u64, now: u64) -> Option<u64> {
+        let last = self.marks.back().map_or(now, |b| b.last_ms.max(now));
+        if self.marks.len() >= MARKS_CAP
+            && let Some(m0) = self.marks.pop_front()
+            && let Some(m1) = self.marks.front_mut()
+        {
+            m1.pos = m0.pos;
+        }
+        self.marks.push_back(Mark {
+            pos,
+            first_ms: now,
+            last_ms: last,
+        });
+        (self.marks.len() == 1).then_some(last)
+    }
+
+    /// Moves the tail past one position (whose entry the caller has unlinked) and drops
+    /// the time marks behind it.
+    #[inline]
+    fn pop_tail(&mut self) {
+        self.set_tail(self.tail + 1);
+        if self.marks.len() >= 2 && self.marks[1].pos <= self.tail {
+            self.drop_marks();
+        }
+        if self.tail == self.head {
+            self.marks.clear();
+        }
+    }
+
+    #[inline(never)]
+    fn drop_marks(&mut self) {
+        while self.marks.len() >= 2 && self.marks[1].pos <= self.tail {
+            self.marks.pop_front();
+        }
+    }
+
+    /// Gives back the head position [`Ring::push`] just took.
+    fn unpush(&mut self) {
+        self.head -= 1;
+        self.head_off = if self.head_off == 0 {
+            self.cap - 1
+        } else {
+            self.head_off - 1
+        };
+        self.live -= 1;
     }
 
     /// Ring position of `slot`, which lies in this ring between tail and head.
     fn pos_of(&self, slot: u32) -> u64 {
         let cap = u64::from(self.cap);
         let off = u64::from(slot - self.base);
-        self.tail + (off + cap - self.tail % cap) % cap
+        self.tail + (off + cap - u64::from(self.tail_off)) % cap
     }
 
     /// The mark whose group holds `pos`.
@@ -497,17 +598,112 @@ impl Ring {
     }
 }
 
+/// The port index: `(local port, context) → live entries`, with the last key's pending
+/// change held aside. A server's inserts and expiries all hit one key (its port, its
+/// context), so in steady state they adjust the pending delta and leave the hash map
+/// alone; a different key first applies the pending delta to the map. Every reader goes
+/// through [`PortCounts::map`], which applies it first.
+struct PortCounts {
+    map: HashMap<(u16, u16), u32, FixedState>,
+    /// The key whose change is pending (context 0 is never a live context).
+    hot: (u16, u16),
+    /// Entries added (positive) or removed under `hot` since it was last applied.
+    delta: i64,
+}
+
+impl PortCounts {
+    fn new() -> Self {
+        PortCounts {
+            map: HashMap::with_hasher(FixedState::default()),
+            hot: (0, 0),
+            delta: 0,
+        }
+    }
+
+    #[inline]
+    fn add(&mut self, key: (u16, u16), d: i64) {
+        if key != self.hot {
+            self.switch(key);
+        }
+        self.delta += d;
+    }
+
+    /// Applies the pending delta and makes `key` the hot key.
+    #[cold]
+    #[inline(never)]
+    fn switch(&mut self, key: (u16, u16)) {
+        self.flush();
+        self.hot = key;
+    }
+
+    fn flush(&mut self) {
+        let d = std::mem::take(&mut self.delta);
+        if d == 0 {
+            return;
+        }
+        let have = self.map.get(&self.hot).map_or(0, |&n| i64::from(n));
+        let n = (have + d).max(0);
+        if n == 0 {
+            self.map.remove(&self.hot);
+        } else {
+            self.map
+                .insert(self.hot, u32::try_from(n).unwrap_or(u32::MAX));
+        }
+    }
+
+    /// The counts, pending change applied.
+    fn map(&mut self) -> &HashMap<(u16, u16), u32, FixedState> {
+        self.flush();
+        &self.map
+    }
+
+    fn clear(&mut self) {
+        self.map.clear();
+        self.delta = 0;
+    }
+
+    fn capacity(&self) -> usize {
+        self.map.capacity()
+    }
+}
+
 const F_REUSE_ADDR: u8 = 1;
 const F_REUSE_PORT: u8 = 2;
 const F_V6ONLY: u8 = 4;
 const F_TS: u8 = 8;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+/// Laid out as one 8-byte word (no padding), so equality is one comparison.
+#[derive(Clone, Copy, Debug, Eq, Default)]
+#[repr(C, align(8))]
 struct Ctx {
-    local: u16,
     uid: u32,
+    local: u16,
     flags: u8,
     wscale: u8,
+}
+
+impl Ctx {
+    /// The fields as one word (LLVM turns this into one 8-byte load).
+    #[inline]
+    fn word(&self) -> u64 {
+        u64::from(self.uid)
+            | u64::from(self.local) << 32
+            | u64::from(self.flags) << 48
+            | u64::from(self.wscale) << 56
+    }
+}
+
+impl PartialEq for Ctx {
+    #[inline]
+    fn eq(&self, o: &Ctx) -> bool {
+        self.word() == o.word()
+    }
+}
+
+impl std::hash::Hash for Ctx {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        h.write_u64(self.word());
+    }
 }
 
 /// Interned contexts; id 0 is reserved (free slot).
@@ -533,6 +729,7 @@ impl CtxTable {
         }
     }
 
+    #[inline]
     fn acquire(&mut self, c: Ctx) -> Option<u16> {
         // Fast path: most consecutive inserts share a context (a server port).
         if let Some(s) = self.slots.get_mut(usize::from(self.last))
@@ -542,6 +739,11 @@ impl CtxTable {
             s.1 += 1;
             return Some(self.last);
         }
+        self.acquire_slow(c)
+    }
+
+    #[inline(never)]
+    fn acquire_slow(&mut self, c: Ctx) -> Option<u16> {
         if let Some(&id) = self.map.get(&c) {
             self.last = id;
             self.slots[usize::from(id)].1 += 1;
@@ -561,6 +763,7 @@ impl CtxTable {
         Some(id)
     }
 
+    #[inline]
     fn release(&mut self, id: u16) {
         let Some(s) = self.slots.get_mut(usize::from(id)) else {
             return;
@@ -570,10 +773,16 @@ impl CtxTable {
         }
         s.1 -= 1;
         if s.1 == 0 {
-            let c = s.0;
-            self.map.remove(&c);
-            self.free.push(id);
+            self.retire(id);
         }
+    }
+
+    /// Frees context `id`, whose last entry just went.
+    #[inline(never)]
+    fn retire(&mut self, id: u16) {
+        let c = self.get(id);
+        self.map.remove(&c);
+        self.free.push(id);
     }
 
     /// Number of contexts in use.
@@ -619,8 +828,9 @@ pub struct VtwTable<A: VtwAddr> {
     index: TagIndex,
     rings: [Ring; 3],
     ctxs: CtxTable,
-    /// `(local port, context) → live entries`: one hash probe per insert and delete.
-    ports: HashMap<(u16, u16), u32, FixedState>,
+    /// `(local port, context) → live entries`: no hash probe while consecutive inserts
+    /// and deletes share a key (see [`PortCounts`]), else one.
+    ports: PortCounts,
     hasher: SeedableRandomState,
     /// No class has anything to reap before this time (a lower bound, so skipping
     /// [`Self::expire`] below it is exact); 0 forces a full check.
@@ -643,6 +853,81 @@ impl<A: VtwAddr> std::fmt::Debug for VtwTable<A> {
             .field("tunables", &self.tunables)
             .finish_non_exhaustive()
     }
+}
+
+/// The index hash of a tuple under `hasher`.
+#[inline]
+fn keyed_hash<A: VtwAddr>(
+    hasher: &SeedableRandomState,
+    k: A::Key,
+    fport: u16,
+    lport: u16,
+    local: u16,
+) -> u64 {
+    let mut h = hasher.build_hasher();
+    A::hash_tuple(k, fport, lport, local, &mut h);
+    h.finish()
+}
+
+/// Takes the live entry `s` (arena slot `slot`, index hash `h`, index position `pos` if
+/// known) out of the index, the port index and its context, and frees the slot. The
+/// ring's live count is the caller's. A function of the table's parts, so callers can
+/// hold them as separate borrows.
+#[inline(always)]
+fn unlink_parts<K>(
+    index: &mut TagIndex,
+    ports: &mut PortCounts,
+    ctxs: &mut CtxTable,
+    s: &mut Slot<K>,
+    slot: u32,
+    h: u64,
+    pos: Option<Pos>,
+) {
+    if let Some(p) = pos.or_else(|| index.find_idx(h, slot)) {
+        index.remove(h, p);
+    }
+    ports.add((s.lport, s.ctx), -1);
+    ctxs.release(s.ctx);
+    s.ctx = 0;
+}
+
+/// Finds `t` (hash `h`) in the index, counting the lookup in `stats`.
+#[inline(always)]
+fn find_parts<A: VtwAddr>(
+    index: &TagIndex,
+    arena: &[Slot<A::Key>],
+    ctxs: &CtxTable,
+    stats: &mut VtwStats,
+    t: &Tuple<A>,
+    h: u64,
+) -> Option<(Pos, u32)> {
+    let key = t.faddr.to_key();
+    let mut probe = Probe::default();
+    let mut lines = 0u64;
+    let r = index.find(h, &mut probe, |idx| {
+        let Some(s) = arena.get(idx as usize) else {
+            return false;
+        };
+        let at = std::ptr::from_ref(s).addr();
+        let size = std::mem::size_of::<Slot<A::Key>>();
+        lines += ((at + size - 1) / 64 - at / 64 + 1) as u64;
+        s.faddr == key
+            && s.fport == t.fport
+            && s.lport == t.lport
+            && s.ctx != 0
+            && ctxs.get(s.ctx).local == t.local.0
+    });
+    stats.lookups += 1;
+    stats.probes += u64::from(probe.buckets);
+    stats.losing += u64::from(probe.losing);
+    stats.entry_lines += lines;
+    stats.max_probe = stats.max_probe.max(u64::from(probe.buckets));
+    if r.is_some() {
+        stats.hits += 1;
+    } else {
+        stats.misses += 1;
+    }
+    r
 }
 
 fn seeded(seed: Option<u64>) -> SeedableRandomState {
@@ -682,6 +967,8 @@ impl<A: VtwAddr> VtwTable<A> {
                 cap,
                 head: 0,
                 tail: 0,
+                head_off: 0,
+                tail_off: 0,
                 live: 0,
                 marks: VecDeque::with_capacity(if cap == 0 { 0 } else { MARKS_CAP }),
             };
@@ -693,7 +980,7 @@ impl<A: VtwAddr> VtwTable<A> {
             index: TagIndex::new(total as usize),
             rings,
             ctxs: CtxTable::new(cfg.contexts),
-            ports: HashMap::with_hasher(FixedState::default()),
+            ports: PortCounts::new(),
             hasher: seeded(cfg.hash_seed),
             next_due: u64::MAX,
             ts_hasher: seeded(cfg.ts_seed.or(cfg.hash_seed.map(|s| !s))),
@@ -709,9 +996,7 @@ impl<A: VtwAddr> VtwTable<A> {
 
     #[inline]
     fn hash(&self, k: A::Key, fport: u16, lport: u16, local: u16) -> u64 {
-        let mut h = self.hasher.build_hasher();
-        A::hash_tuple(k, fport, lport, local, &mut h);
-        h.finish()
+        keyed_hash::<A>(&self.hasher, k, fport, lport, local)
     }
 
     #[inline]
@@ -730,35 +1015,7 @@ impl<A: VtwAddr> VtwTable<A> {
     }
 
     fn find(&mut self, t: &Tuple<A>, h: u64) -> Option<(Pos, u32)> {
-        let key = t.faddr.to_key();
-        let mut probe = Probe::default();
-        let arena = &self.arena;
-        let ctxs = &self.ctxs;
-        let mut lines = 0u64;
-        let r = self.index.find(h, &mut probe, |idx| {
-            let Some(s) = arena.get(idx as usize) else {
-                return false;
-            };
-            let at = std::ptr::from_ref(s).addr();
-            let size = std::mem::size_of::<Slot<A::Key>>();
-            lines += ((at + size - 1) / 64 - at / 64 + 1) as u64;
-            s.faddr == key
-                && s.fport == t.fport
-                && s.lport == t.lport
-                && s.ctx != 0
-                && ctxs.get(s.ctx).local == t.local.0
-        });
-        self.stats.lookups += 1;
-        self.stats.probes += u64::from(probe.buckets);
-        self.stats.losing += u64::from(probe.losing);
-        self.stats.entry_lines += lines;
-        self.stats.max_probe = self.stats.max_probe.max(u64::from(probe.buckets));
-        if r.is_some() {
-            self.stats.hits += 1;
-        } else {
-            self.stats.misses += 1;
-        }
-        r
+        find_parts::<A>(&self.index, &self.arena, &self.ctxs, &mut self.stats, t, h)
     }
 
     fn class_of_slot(&self, slot: u32) -> usize {
@@ -807,83 +1064,72 @@ impl<A: VtwAddr> VtwTable<A> {
     /// and frees the slot (the ring position stays until the tail passes it).
     /// `h` is the entry's hash if the caller already has it.
     fn unlink(&mut self, slot: u32, pos: Option<Pos>, h: Option<u64>) {
-        let s = self.arena[slot as usize];
+        let ci = self.class_of_slot(slot);
+        self.unlink_in(ci, slot, pos, h);
+    }
+
+    /// [`Self::unlink`] for a slot known to be in ring `ci`.
+    #[inline]
+    fn unlink_in(&mut self, ci: usize, slot: u32, pos: Option<Pos>, h: Option<u64>) {
+        let Some(&s) = self.arena.get(slot as usize) else {
+            return;
+        };
         if s.ctx == 0 {
             return;
         }
         let h = h.unwrap_or_else(|| self.slot_hash(&s));
-        if let Some(p) = pos.or_else(|| self.index.find_idx(h, slot)) {
-            self.index.remove(h, p);
-        }
-        if let Some(n) = self.ports.get_mut(&(s.lport, s.ctx)) {
-            *n -= 1;
-            if *n == 0 {
-                self.ports.remove(&(s.lport, s.ctx));
-            }
-        }
-        self.ctxs.release(s.ctx);
-        self.arena[slot as usize].ctx = 0;
-        let ci = self.class_of_slot(slot);
-        self.rings[ci].live -= 1;
+        let VtwTable {
+            arena,
+            index,
+            rings,
+            ctxs,
+            ports,
+            ..
+        } = self;
+        unlink_parts(index, ports, ctxs, &mut arena[slot as usize], slot, h, pos);
+        rings[ci].live -= 1;
     }
 
     /// Frees the tail position of ring `ci`, evicting a live entry there (counted). `h` is
     /// the tail entry's hash if the caller already computed it.
+    #[inline]
     fn reclaim_tail(&mut self, ci: usize, h: Option<u64>) {
         let r = &self.rings[ci];
         if r.tail == r.head {
             return;
         }
-        let slot = r.slot_of(r.tail);
+        let slot = r.tail_slot();
         if self.arena[slot as usize].ctx != 0 {
-            self.unlink(slot, None, h);
+            self.unlink_in(ci, slot, None, h);
             self.stats.evicted += 1;
         }
-        let r = &mut self.rings[ci];
-        r.tail += 1;
-        while r.marks.len() >= 2 && r.marks[1].pos <= r.tail {
-            r.marks.pop_front();
-        }
-        if r.tail == r.head {
-            r.marks.clear();
-        }
+        self.rings[ci].pop_tail();
     }
 
     /// Takes the next position at the head of ring `ci` (evicting the oldest if full) and
     /// records its insertion time. Returns the slot. `evict_h`: the hash of the entry at
     /// the tail, if the caller computed it.
+    #[inline]
     fn push_head(&mut self, ci: usize, now: u64, evict_h: Option<u64>) -> u32 {
-        if self.rings[ci].head - self.rings[ci].tail >= u64::from(self.rings[ci].cap) {
+        if self.rings[ci].is_full() {
             self.reclaim_tail(ci, evict_h);
         }
         let g = self.granularity;
-        let tw = self.tunables.time_wait_ms(MslClass::ALL[ci]);
         let r = &mut self.rings[ci];
         let pos = r.head;
-        r.head += 1;
-        r.live += 1;
-        match r.marks.back_mut() {
-            Some(b) if now < b.first_ms.saturating_add(g) => b.last_ms = b.last_ms.max(now),
-            back => {
-                let last = back.map_or(now, |b| b.last_ms.max(now));
-                if r.marks.len() >= MARKS_CAP
-                    && let Some(m0) = r.marks.pop_front()
-                    && let Some(m1) = r.marks.front_mut()
-                {
-                    m1.pos = m0.pos;
-                }
-                r.marks.push_back(Mark {
-                    pos,
-                    first_ms: now,
-                    last_ms: last,
-                });
-                // A ring's first group can fall due before everything else present.
-                if r.marks.len() == 1 {
-                    self.next_due = self.next_due.min(last.saturating_add(tw));
-                }
-            }
+        let slot = r.push();
+        if let Some(last) = r.stamp(pos, now, g) {
+            self.lower_due(ci, last);
         }
-        self.rings[ci].slot_of(pos)
+        slot
+    }
+
+    /// A ring's first group, inserted at `last`, can fall due before everything else
+    /// present.
+    #[inline(never)]
+    fn lower_due(&mut self, ci: usize, last: u64) {
+        let tw = self.tunables.time_wait_ms(MslClass::ALL[ci]);
+        self.next_due = self.next_due.min(last.saturating_add(tw));
     }
 
     /// The index hash of the entry stored in `s`.
@@ -921,42 +1167,9 @@ impl<A: VtwAddr> VtwTable<A> {
                     break;
                 }
                 let end = r.marks.get(1).map_or(r.head, |m| m.pos);
-                let (tail, cap, base) = (r.tail, r.cap, r.base);
-                // Work in batches: first hash every entry of the batch and touch its home
-                // bucket (independent loads the CPU overlaps), then unlink them with the
-                // hashes kept. Without the touch pass each unlink waits for its own cache
-                // miss in turn.
-                let mut pos = tail;
-                let mut hs = [0u64; EXPIRE_BATCH as usize];
-                while pos < end {
-                    let stop = end.min(pos + EXPIRE_BATCH);
-                    // Ring offsets advance by one and wrap: one division per batch.
-                    let first = (pos % u64::from(cap)) as u32;
-                    let slots = (pos..stop).scan(first, |off, _| {
-                        let o = *off;
-                        *off = if o + 1 == cap { 0 } else { o + 1 };
-                        Some(base + o)
-                    });
-                    let mut touched = 0u8;
-                    for (k, slot) in slots.clone().enumerate() {
-                        let s = self.arena[slot as usize];
-                        if s.ctx != 0 {
-                            let h = self.slot_hash(&s);
-                            hs[k] = h;
-                            touched ^= self.index.touch(h);
-                        }
-                    }
-                    std::hint::black_box(touched);
-                    for (k, slot) in slots.enumerate() {
-                        if self.arena[slot as usize].ctx != 0 {
-                            self.unlink(slot, None, Some(hs[k]));
-                            n += 1;
-                        }
-                    }
-                    pos = stop;
-                }
+                n += self.expire_range(ci, end);
                 let r = &mut self.rings[ci];
-                r.tail = end;
+                r.set_tail(end);
                 r.marks.pop_front();
                 if r.tail == r.head {
                     r.marks.clear();
@@ -965,6 +1178,69 @@ impl<A: VtwAddr> VtwTable<A> {
         }
         self.next_due = due;
         self.stats.expired += n as u64;
+        n
+    }
+
+    /// Unlinks every live entry of ring `ci` from its tail up to ring position `end`
+    /// (exclusive; the caller moves the tail). Returns how many were live.
+    ///
+    /// Works in batches: first hash every entry of the batch and touch its home bucket
+    /// (independent loads the CPU overlaps), then unlink them with the hashes kept.
+    /// Without the touch pass each unlink waits for its own cache miss in turn. The table
+    /// is split into its parts first so the compiler knows a store to one (a counter, the
+    /// index) leaves the others' lengths alone.
+    fn expire_range(&mut self, ci: usize, end: u64) -> usize {
+        let VtwTable {
+            arena,
+            index,
+            rings,
+            ctxs,
+            ports,
+            hasher,
+            ..
+        } = self;
+        let ring = &mut rings[ci];
+        let (cap, base) = (ring.cap, ring.base);
+        let mut n = 0;
+        let mut pos = ring.tail;
+        let mut off = ring.tail_off;
+        let mut hs = [0u64; EXPIRE_BATCH as usize];
+        while pos < end {
+            let len = (end - pos).min(EXPIRE_BATCH) as usize;
+            let first = off;
+            // Hash the live entries (0 marks a hole)...
+            for h in hs.iter_mut().take(len) {
+                *h = match arena.get((base + off) as usize) {
+                    Some(s) if s.ctx != 0 => {
+                        keyed_hash::<A>(hasher, s.faddr, s.fport, s.lport, ctxs.get(s.ctx).local)
+                    }
+                    _ => 0,
+                };
+                off = wrap_inc(off, cap);
+            }
+            // ...touch their home buckets back to back (all misses in flight at once)...
+            let mut touched = 0u8;
+            for &h in hs.iter().take(len) {
+                touched ^= index.touch(h);
+            }
+            std::hint::black_box(touched);
+            // ...and unlink them.
+            off = first;
+            for &h in hs.iter().take(len) {
+                let slot = base + off;
+                off = wrap_inc(off, cap);
+                let Some(s) = arena.get_mut(slot as usize) else {
+                    continue;
+                };
+                if s.ctx == 0 {
+                    continue;
+                }
+                unlink_parts(index, ports, ctxs, s, slot, h, None);
+                ring.live -= 1;
+                n += 1;
+            }
+            pos += len as u64;
+        }
         n
     }
 
@@ -1014,38 +1290,59 @@ impl<A: VtwAddr> VtwTable<A> {
     ) {
         let mut which = which.peekable();
         let mut hs = [0u64; INSERT_BATCH];
+        let mut ids = [0usize; INSERT_BATCH];
+        let mut ehs = [0u64; INSERT_BATCH];
         while which.peek().is_some() {
-            // Reap first, so pass 1 sees the rings as the inserts will.
+            // Reap first, so the passes below see the rings as the inserts will.
             self.expire(now);
-            let group = which.clone().take(INSERT_BATCH);
-            // Pass 1: hash, and touch the home bucket of each item and of the entry each
-            // would evict (a guess: a wrong one costs only time).
-            let mut touched = 0u8;
-            let mut seen = [0u64; 3];
-            for (k, i) in group.clone().enumerate() {
-                let Some(&(t, class, _)) = items.get(i) else {
-                    continue;
-                };
-                let h = self.hash_tuple(&t);
-                hs[k] = h;
-                touched ^= self.index.touch(h);
-                let ci = self.tunables.effective_class(class).index();
-                let r = &self.rings[ci];
-                let pos = r.tail + seen[ci];
-                seen[ci] += 1;
-                if r.cap != 0 && r.head - r.tail >= u64::from(r.cap) && pos < r.head {
-                    let s = self.arena[r.slot_of(pos) as usize];
-                    if s.ctx != 0 {
-                        touched ^= self.index.touch(self.slot_hash(&s));
+            let mut len = 0;
+            let mut per_class = [0u64; 3];
+            for i in which.clone().take(INSERT_BATCH) {
+                ids[len] = i;
+                hs[len] = match items.get(i) {
+                    Some((t, class, _)) => {
+                        per_class[self.tunables.effective_class(*class).index()] += 1;
+                        self.hash_tuple(t)
                     }
+                    None => 0,
+                };
+                len += 1;
+            }
+            // Touch the home buckets back to back, so that all their cache misses are in
+            // flight together (a loop with more work per item would fill the CPU's
+            // reorder window before the last load is issued).
+            let mut touched = 0u8;
+            for &h in &hs[..len] {
+                touched ^= self.index.touch(h);
+            }
+            // The entries the group will evict from full rings (their tail positions in
+            // order): hash them, then touch their home buckets the same way. A guess: a
+            // duplicate or refused item leaves one in place, which costs only time.
+            let mut ne = 0;
+            for (ci, &k) in per_class.iter().enumerate() {
+                let r = &self.rings[ci];
+                let free = u64::from(r.cap).saturating_sub(r.head - r.tail);
+                let mut off = r.tail_off;
+                for _ in 0..k.saturating_sub(free).min(r.head - r.tail) {
+                    if let Some(s) = self.arena.get((r.base + off) as usize)
+                        && s.ctx != 0
+                        && ne < INSERT_BATCH
+                    {
+                        ehs[ne] = self.slot_hash(s);
+                        ne += 1;
+                    }
+                    off = wrap_inc(off, r.cap);
                 }
             }
+            for &h in &ehs[..ne] {
+                touched ^= self.index.touch(h);
+            }
             std::hint::black_box(touched);
-            // Pass 1b, the buckets now in cache: touch the entries whose tag matches (the
+            // The buckets now in cache: touch the entries whose tag matches (the
             // duplicate check will read them; 8-bit tags match a stranger in ≈ 5 % of
             // buckets, each a miss into the arena).
             let mut touched = 0u16;
-            for &h in &hs[..group.clone().count()] {
+            for &h in &hs[..len] {
                 for idx in self.index.home_matches(h) {
                     if let Some(s) = self.arena.get(idx as usize) {
                         touched ^= s.fport;
@@ -1053,8 +1350,9 @@ impl<A: VtwAddr> VtwTable<A> {
                 }
             }
             std::hint::black_box(touched);
-            // Pass 2: insert.
-            for (k, i) in group.enumerate() {
+            // Insert.
+            for k in 0..len {
+                let i = ids[k];
                 if let Some(&(t, class, info)) = items.get(i) {
                     on_result(i, self.insert_hashed(t, hs[k], class, info, now));
                 }
@@ -1072,6 +1370,119 @@ impl<A: VtwAddr> VtwTable<A> {
         now: u64,
     ) -> Result<bool, VtwError> {
         self.expire(now);
+        let tun = &self.tunables;
+        let ci = class.index();
+        // The common case, handled here with less work: enabled, truncation on, evicting,
+        // a valid window scale, a class with slots. Everything else (and every error but
+        // a duplicate) takes the general path, which has the same effects.
+        if !(tun.vtw_enable
+            && tun.mslt_enable
+            && tun.overflow == Overflow::EvictOldest
+            && info.rcv_wscale <= 14
+            && self.rings[ci].cap != 0)
+        {
+            return self.insert_general(t, h, class, info, now);
+        }
+        let VtwTable {
+            arena,
+            index,
+            rings,
+            ctxs,
+            ports,
+            hasher,
+            stats,
+            granularity,
+            ..
+        } = self;
+        let ring = &mut rings[ci];
+        let full = ring.is_full();
+        // In a full ring the live entry at the tail is evicted: read its home bucket now
+        // so that miss overlaps the duplicate check's, and keep its hash.
+        let mut evict_h = None;
+        if full
+            && let Some(s) = arena.get(ring.tail_slot() as usize)
+            && s.ctx != 0
+        {
+            let eh = keyed_hash::<A>(hasher, s.faddr, s.fport, s.lport, ctxs.get(s.ctx).local);
+            std::hint::black_box(index.touch(eh));
+            evict_h = Some(eh);
+        }
+        // The duplicate check: one bucket, no match, counted as the general lookup
+        // counts it; anything else goes through the general lookup.
+        if index.home_clear(h) {
+            stats.lookups += 1;
+            stats.probes += 1;
+            stats.misses += 1;
+            stats.max_probe = stats.max_probe.max(1);
+        } else if find_parts::<A>(index, arena, ctxs, stats, &t, h).is_some() {
+            stats.insert_duplicate += 1;
+            return Err(VtwError::Duplicate);
+        }
+        let flags = if info.reuse_addr { F_REUSE_ADDR } else { 0 }
+            | if info.reuse_port { F_REUSE_PORT } else { 0 }
+            | if info.v6only { F_V6ONLY } else { 0 }
+            | if info.ts_recent.is_some() { F_TS } else { 0 };
+        let Some(ctx) = ctxs.acquire(Ctx {
+            local: t.local.0,
+            uid: info.uid,
+            flags,
+            wscale: info.rcv_wscale,
+        }) else {
+            stats.insert_no_context += 1;
+            return Err(VtwError::ContextsExhausted(ctxs.cap));
+        };
+        let mut evicted = false;
+        if full {
+            let ts = ring.tail_slot();
+            if let Some(eh) = evict_h
+                && let Some(s) = arena.get_mut(ts as usize)
+            {
+                unlink_parts(index, ports, ctxs, s, ts, eh, None);
+                ring.live -= 1;
+                stats.evicted += 1;
+                evicted = true;
+            }
+            ring.pop_tail();
+        }
+        let pos = ring.head;
+        let slot = ring.push();
+        let first_mark = ring.stamp(pos, now, *granularity);
+        if index.insert(h, slot).is_none() {
+            // Unreachable with the sizing rule; undo the head push and report.
+            ring.unpush();
+            ctxs.release(ctx);
+            return Err(VtwError::IndexFull);
+        }
+        if let Some(s) = arena.get_mut(slot as usize) {
+            *s = Slot {
+                faddr: t.faddr.to_key(),
+                fport: t.fport,
+                lport: t.lport,
+                ctx,
+                wnd: (info.rcv_wnd >> info.rcv_wscale).min(u32::from(u16::MAX)) as u16,
+                snd_nxt: info.snd_nxt,
+                rcv_nxt: info.rcv_nxt,
+                ts_recent: info.ts_recent.unwrap_or(0),
+            };
+        }
+        ports.add((t.lport, ctx), 1);
+        stats.inserts += 1;
+        if let Some(last) = first_mark {
+            self.lower_due(ci, last);
+        }
+        Ok(evicted)
+    }
+
+    /// [`Self::insert_hashed`] for every case (the table already reaped at `now`).
+    #[inline(never)]
+    fn insert_general(
+        &mut self,
+        t: Tuple<A>,
+        h: u64,
+        class: MslClass,
+        info: TimeWaitInfo,
+        now: u64,
+    ) -> Result<bool, VtwError> {
         if !self.tunables.vtw_enable {
             self.stats.insert_disabled += 1;
             return Err(VtwError::Disabled);
@@ -1081,81 +1492,99 @@ impl<A: VtwAddr> VtwTable<A> {
         }
         let class = self.tunables.effective_class(class);
         let ci = class.index();
-        if self.rings[ci].cap == 0 {
-            self.stats.insert_no_room += 1;
+        let refuse = self.tunables.overflow == Overflow::Refuse;
+        // The table's parts as separate borrows: the compiler then knows a store to one
+        // (a counter, the index) leaves the others alone.
+        let VtwTable {
+            arena,
+            index,
+            rings,
+            ctxs,
+            ports,
+            hasher,
+            stats,
+            granularity,
+            ..
+        } = self;
+        let ring = &mut rings[ci];
+        if ring.cap == 0 {
+            stats.insert_no_room += 1;
             return Err(VtwError::NoCapacity(class));
         }
-        let r = &self.rings[ci];
-        let full = r.head - r.tail >= u64::from(r.cap);
-        // The slot about to be reclaimed, if the ring is full (a division, so only then).
-        let tail_slot = full.then(|| r.slot_of(r.tail));
-        if self.tunables.overflow == Overflow::Refuse
-            && tail_slot.is_some_and(|ts| self.arena[ts as usize].ctx != 0)
-        {
-            self.stats.insert_class_full += 1;
-            return Err(VtwError::ClassFull(class));
-        }
-        // Start the two cache misses of this insert together: the new tuple's home bucket
-        // and, if the ring is full, the home bucket of the entry about to be evicted (whose
-        // hash is then kept for the eviction).
-        let mut touched = self.index.touch(h);
+        let full = ring.is_full();
+        // In a full ring, the live entry at the tail is evicted. Its home bucket is read
+        // now, so that miss overlaps the duplicate check's; its hash is kept for the
+        // eviction.
         let mut evict_h = None;
-        if let Some(ts) = tail_slot {
-            let s = self.arena[ts as usize];
-            if s.ctx != 0 {
-                let eh = self.slot_hash(&s);
-                touched ^= self.index.touch(eh);
-                evict_h = Some(eh);
+        if full
+            && let Some(s) = arena.get(ring.tail_slot() as usize)
+            && s.ctx != 0
+        {
+            if refuse {
+                stats.insert_class_full += 1;
+                return Err(VtwError::ClassFull(class));
             }
+            let eh = keyed_hash::<A>(hasher, s.faddr, s.fport, s.lport, ctxs.get(s.ctx).local);
+            std::hint::black_box(index.touch(eh));
+            evict_h = Some(eh);
         }
-        std::hint::black_box(touched);
-        if self.find(&t, h).is_some() {
-            self.stats.insert_duplicate += 1;
+        if find_parts::<A>(index, arena, ctxs, stats, &t, h).is_some() {
+            stats.insert_duplicate += 1;
             return Err(VtwError::Duplicate);
         }
         let flags = if info.reuse_addr { F_REUSE_ADDR } else { 0 }
             | if info.reuse_port { F_REUSE_PORT } else { 0 }
             | if info.v6only { F_V6ONLY } else { 0 }
             | if info.ts_recent.is_some() { F_TS } else { 0 };
-        let Some(ctx) = self.ctxs.acquire(Ctx {
+        let Some(ctx) = ctxs.acquire(Ctx {
             local: t.local.0,
             uid: info.uid,
             flags,
             wscale: info.rcv_wscale,
         }) else {
-            self.stats.insert_no_context += 1;
-            return Err(VtwError::ContextsExhausted(self.ctxs.cap));
+            stats.insert_no_context += 1;
+            return Err(VtwError::ContextsExhausted(ctxs.cap));
         };
-        let evicted_before = self.stats.evicted;
-        let slot = self.push_head(ci, now, evict_h);
-        if self.index.insert(h, slot).is_none() {
+        let mut evicted = false;
+        if full {
+            let ts = ring.tail_slot();
+            if let Some(eh) = evict_h
+                && let Some(s) = arena.get_mut(ts as usize)
+            {
+                unlink_parts(index, ports, ctxs, s, ts, eh, None);
+                ring.live -= 1;
+                stats.evicted += 1;
+                evicted = true;
+            }
+            ring.pop_tail();
+        }
+        let pos = ring.head;
+        let slot = ring.push();
+        let first_mark = ring.stamp(pos, now, *granularity);
+        if index.insert(h, slot).is_none() {
             // Unreachable with the sizing rule; undo the head push and report.
-            let r = &mut self.rings[ci];
-            r.head -= 1;
-            r.live -= 1;
-            self.ctxs.release(ctx);
+            ring.unpush();
+            ctxs.release(ctx);
             return Err(VtwError::IndexFull);
         }
-        self.arena[slot as usize] = Slot {
-            faddr: t.faddr.to_key(),
-            fport: t.fport,
-            lport: t.lport,
-            ctx,
-            wnd: (info.rcv_wnd >> info.rcv_wscale).min(u32::from(u16::MAX)) as u16,
-            snd_nxt: info.snd_nxt,
-            rcv_nxt: info.rcv_nxt,
-            ts_recent: info.ts_recent.unwrap_or(0),
-        };
-        // `get_mut` first: the common case (a port already in TIME_WAIT) then costs one
-        // probe and no `Entry` value (measured: the `entry` API was ~10 % of an insert).
-        match self.ports.get_mut(&(t.lport, ctx)) {
-            Some(n) => *n += 1,
-            None => {
-                self.ports.insert((t.lport, ctx), 1);
-            }
+        if let Some(s) = arena.get_mut(slot as usize) {
+            *s = Slot {
+                faddr: t.faddr.to_key(),
+                fport: t.fport,
+                lport: t.lport,
+                ctx,
+                wnd: (info.rcv_wnd >> info.rcv_wscale).min(u32::from(u16::MAX)) as u16,
+                snd_nxt: info.snd_nxt,
+                rcv_nxt: info.rcv_nxt,
+                ts_recent: info.ts_recent.unwrap_or(0),
+            };
         }
-        self.stats.inserts += 1;
-        Ok(self.stats.evicted != evicted_before)
+        ports.add((t.lport, ctx), 1);
+        stats.inserts += 1;
+        if let Some(last) = first_mark {
+            self.lower_due(ci, last);
+        }
+        Ok(evicted)
     }
 
     /// Looks up the entry for `t` after reaping at `now` (NetBSD `vtw_lookup_hash_v4/v6`,
@@ -1328,8 +1757,9 @@ impl<A: VtwAddr> VtwTable<A> {
         self.stats.port_queries += 1;
         // Visit whichever is smaller: the (port, context) pairs, or the live contexts
         // (probing each pair). Groups come in ascending context order either way.
-        let mut groups: Vec<(u16, u32)> = if self.ports.len() <= self.ctxs.live() {
-            self.ports
+        let ports = self.ports.map();
+        let mut groups: Vec<(u16, u32)> = if ports.len() <= self.ctxs.live() {
+            ports
                 .iter()
                 .filter(|((p, _), _)| *p == lport)
                 .map(|(&(_, ctx), &n)| (ctx, n))
@@ -1337,7 +1767,7 @@ impl<A: VtwAddr> VtwTable<A> {
         } else {
             self.ctxs
                 .live_ids()
-                .filter_map(|ctx| self.ports.get(&(lport, ctx)).map(|&n| (ctx, n)))
+                .filter_map(|ctx| ports.get(&(lport, ctx)).map(|&n| (ctx, n)))
                 .collect()
         };
         groups.sort_unstable();
@@ -1375,7 +1805,7 @@ impl<A: VtwAddr> VtwTable<A> {
         let cap = self.ctxs.cap;
         self.ctxs = CtxTable::new(cap);
         for r in &mut self.rings {
-            r.tail = r.head;
+            r.set_tail(r.head);
             r.live = 0;
             r.marks.clear();
         }
