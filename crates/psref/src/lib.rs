@@ -45,7 +45,11 @@
 //! is a compiler fence when the kernel offers `membarrier(2)` (the writer then forces a
 //! real barrier on every running thread) and a `SeqCst` fence otherwise ([`barrier`]).
 //! A reference is two stores into a thread-owned table. A synchronize costs one membarrier
-//! plus the wait for the slowest open section: writers batch ([`Batch`]).
+//! plus the wait for the slowest open section: writers batch ([`Batch`]). The membarrier
+//! also costs every *running* reader an interrupt (several µs on a KVM guest), so a domain
+//! whose readers open one section per batch of work and whose writer synchronizes often
+//! is better off fenced ([`Domain::fenced`]: the reader fences, the writer interrupts
+//! nobody); the protocol is fixed per domain at creation.
 //!
 //! # Differences from NetBSD
 //!
