@@ -1188,7 +1188,7 @@ fn vtw_churn(cfg: &Cfg, rows: &mut Vec<Row>) -> Result<(), String> {
     Ok(())
 }
 
-/// Inserts (evicting) and lookups from one and from two threads on the shared [`Vtw`],
+/// Inserts (evicting) and lookups from one and from two threads on the shared [`Vtw`](netroute::timewait::Vtw),
 /// sharded and as one table under one lock.
 fn vtw_threads(cfg: &Cfg, rows: &mut Vec<Row>) -> Result<(), String> {
     use netroute::timewait::Vtw;
