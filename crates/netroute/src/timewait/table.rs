@@ -1370,119 +1370,6 @@ impl<A: VtwAddr> VtwTable<A> {
         now: u64,
     ) -> Result<bool, VtwError> {
         self.expire(now);
-        let tun = &self.tunables;
-        let ci = class.index();
-        // The common case, handled here with less work: enabled, truncation on, evicting,
-        // a valid window scale, a class with slots. Everything else (and every error but
-        // a duplicate) takes the general path, which has the same effects.
-        if !(tun.vtw_enable
-            && tun.mslt_enable
-            && tun.overflow == Overflow::EvictOldest
-            && info.rcv_wscale <= 14
-            && self.rings[ci].cap != 0)
-        {
-            return self.insert_general(t, h, class, info, now);
-        }
-        let VtwTable {
-            arena,
-            index,
-            rings,
-            ctxs,
-            ports,
-            hasher,
-            stats,
-            granularity,
-            ..
-        } = self;
-        let ring = &mut rings[ci];
-        let full = ring.is_full();
-        // In a full ring the live entry at the tail is evicted: read its home bucket now
-        // so that miss overlaps the duplicate check's, and keep its hash.
-        let mut evict_h = None;
-        if full
-            && let Some(s) = arena.get(ring.tail_slot() as usize)
-            && s.ctx != 0
-        {
-            let eh = keyed_hash::<A>(hasher, s.faddr, s.fport, s.lport, ctxs.get(s.ctx).local);
-            std::hint::black_box(index.touch(eh));
-            evict_h = Some(eh);
-        }
-        // The duplicate check: one bucket, no match, counted as the general lookup
-        // counts it; anything else goes through the general lookup.
-        if index.home_clear(h) {
-            stats.lookups += 1;
-            stats.probes += 1;
-            stats.misses += 1;
-            stats.max_probe = stats.max_probe.max(1);
-        } else if find_parts::<A>(index, arena, ctxs, stats, &t, h).is_some() {
-            stats.insert_duplicate += 1;
-            return Err(VtwError::Duplicate);
-        }
-        let flags = if info.reuse_addr { F_REUSE_ADDR } else { 0 }
-            | if info.reuse_port { F_REUSE_PORT } else { 0 }
-            | if info.v6only { F_V6ONLY } else { 0 }
-            | if info.ts_recent.is_some() { F_TS } else { 0 };
-        let Some(ctx) = ctxs.acquire(Ctx {
-            local: t.local.0,
-            uid: info.uid,
-            flags,
-            wscale: info.rcv_wscale,
-        }) else {
-            stats.insert_no_context += 1;
-            return Err(VtwError::ContextsExhausted(ctxs.cap));
-        };
-        let mut evicted = false;
-        if full {
-            let ts = ring.tail_slot();
-            if let Some(eh) = evict_h
-                && let Some(s) = arena.get_mut(ts as usize)
-            {
-                unlink_parts(index, ports, ctxs, s, ts, eh, None);
-                ring.live -= 1;
-                stats.evicted += 1;
-                evicted = true;
-            }
-            ring.pop_tail();
-        }
-        let pos = ring.head;
-        let slot = ring.push();
-        let first_mark = ring.stamp(pos, now, *granularity);
-        if index.insert(h, slot).is_none() {
-            // Unreachable with the sizing rule; undo the head push and report.
-            ring.unpush();
-            ctxs.release(ctx);
-            return Err(VtwError::IndexFull);
-        }
-        if let Some(s) = arena.get_mut(slot as usize) {
-            *s = Slot {
-                faddr: t.faddr.to_key(),
-                fport: t.fport,
-                lport: t.lport,
-                ctx,
-                wnd: (info.rcv_wnd >> info.rcv_wscale).min(u32::from(u16::MAX)) as u16,
-                snd_nxt: info.snd_nxt,
-                rcv_nxt: info.rcv_nxt,
-                ts_recent: info.ts_recent.unwrap_or(0),
-            };
-        }
-        ports.add((t.lport, ctx), 1);
-        stats.inserts += 1;
-        if let Some(last) = first_mark {
-            self.lower_due(ci, last);
-        }
-        Ok(evicted)
-    }
-
-    /// [`Self::insert_hashed`] for every case (the table already reaped at `now`).
-    #[inline(never)]
-    fn insert_general(
-        &mut self,
-        t: Tuple<A>,
-        h: u64,
-        class: MslClass,
-        info: TimeWaitInfo,
-        now: u64,
-    ) -> Result<bool, VtwError> {
         if !self.tunables.vtw_enable {
             self.stats.insert_disabled += 1;
             return Err(VtwError::Disabled);
@@ -1528,7 +1415,15 @@ impl<A: VtwAddr> VtwTable<A> {
             std::hint::black_box(index.touch(eh));
             evict_h = Some(eh);
         }
-        if find_parts::<A>(index, arena, ctxs, stats, &t, h).is_some() {
+        // The duplicate check. Usually decided from the home bucket alone (no slot with
+        // the tuple's tag, nothing displaced past it), counted as the general lookup
+        // counts such a miss; anything else goes through the general lookup.
+        if index.home_clear(h) {
+            stats.lookups += 1;
+            stats.probes += 1;
+            stats.misses += 1;
+            stats.max_probe = stats.max_probe.max(1);
+        } else if find_parts::<A>(index, arena, ctxs, stats, &t, h).is_some() {
             stats.insert_duplicate += 1;
             return Err(VtwError::Duplicate);
         }
