@@ -96,10 +96,9 @@
 //! Every operation first calls [`VtwTable::expire`], which is one comparison unless
 //! something is due (the table keeps the earliest time any class can fall due). An
 //! insert hashes its tuple once and reads its home bucket (and, in a full class, the
-//! home bucket of the entry it evicts, whose hash is then reused for the unlink). The
-//! common insert (table enabled, truncation on, evicting, a valid window scale) takes a
-//! fast path whose duplicate check is decided from the home bucket alone when no tag
-//! there matches; every other case goes through the general path with the same effects.
+//! home bucket of the entry it evicts, whose hash is then reused for the unlink). Its
+//! duplicate check is decided from the home bucket alone when no tag there matches and
+//! nothing was displaced past it; otherwise it runs the full lookup.
 //! The port index keeps the last `(port, context)` key's change aside, so a server's
 //! inserts and expiries, which all share one key, touch no hash map. Rings keep their
 //! head and tail offsets, so no insert divides.
