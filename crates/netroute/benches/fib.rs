@@ -18,7 +18,7 @@ mod ris;
 use criterion::{BenchmarkId, Criterion, Throughput};
 use netroute::route::fib::{Fib, FibOp, Key, NextHop, SharedFib};
 use prefix_trie::PrefixMap;
-use ris::{Family, Rng};
+use ris::{Family, Rng, h, nh};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -53,15 +53,6 @@ unsafe impl GlobalAlloc for Counting {
 static ALLOC: Counting = Counting;
 
 const N: usize = 1 << 16;
-
-fn h<T: std::hash::Hash>(x: T) -> u64 {
-    use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
-    BuildHasherDefault::<DefaultHasher>::default().hash_one(x)
-}
-
-fn nh(x: u64) -> NextHop {
-    NextHop::new(ris::nh_of(x)).expect("in range")
-}
 
 trait Bench: Key + Family {
     fn inside(r: &mut Rng, a: Self, l: u8) -> Self;
@@ -259,23 +250,8 @@ where
         pt_build
     );
     drop(pt);
-    // Replay the 24 h stream one update at a time. Announcements get a next hop hashed
-    // from (prefix, position), so nearly every announcement changes the FIB.
-    let ops: Vec<FibOp<K>> = updates
-        .iter()
-        .enumerate()
-        .map(|(i, &(ann, addr, len))| {
-            if ann {
-                FibOp::Insert {
-                    addr,
-                    len,
-                    nh: nh(h((addr, len, i))),
-                }
-            } else {
-                FibOp::Remove { addr, len }
-            }
-        })
-        .collect();
+    // Replay the 24 h stream one update at a time.
+    let ops = ris::replay_ops(&updates);
     let mut times = Vec::with_capacity(ops.len());
     let t = Instant::now();
     for op in &ops {

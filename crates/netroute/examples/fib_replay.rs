@@ -15,36 +15,19 @@
 #[path = "../tests/common/ris.rs"]
 mod ris;
 
-use netroute::route::fib::{FibOp, Key, NextHop, SharedFib};
+use netroute::route::fib::{Key, NextHop, SharedFib};
 use std::time::Instant;
-
-fn h<T: std::hash::Hash>(x: T) -> u64 {
-    use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
-    BuildHasherDefault::<DefaultHasher>::default().hash_one(x)
-}
 
 fn run<K: Key + ris::Family>(batch: usize) {
     let (Some(table), Some(updates)) = (ris::table::<K>(), ris::updates::<K>()) else {
         println!("fib_replay: ../shared/data not found, nothing to do");
         return;
     };
-    let nh = |x: u64| NextHop::new(ris::nh_of(x)).expect("in range");
-    let routes: Vec<(K, u8, NextHop)> = table.iter().map(|&(a, l)| (a, l, nh(h((a, l))))).collect();
-    let ops: Vec<FibOp<K>> = updates
+    let routes: Vec<(K, u8, NextHop)> = table
         .iter()
-        .enumerate()
-        .map(|(i, &(ann, addr, len))| {
-            if ann {
-                FibOp::Insert {
-                    addr,
-                    len,
-                    nh: nh(h((addr, len, i))),
-                }
-            } else {
-                FibOp::Remove { addr, len }
-            }
-        })
+        .map(|&(a, l)| (a, l, ris::nh(ris::h((a, l)))))
         .collect();
+    let ops = ris::replay_ops(&updates);
     let domain = if std::env::var_os("FENCED").is_some() {
         psref::Domain::fenced()
     } else {

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::ris::{self, Family, Rng};
+use common::ris::{self, Family, Rng, h, nh};
 use netroute::route::fib::{Fib, FibOp, Key, NextHop, SharedFib};
 use std::collections::HashMap;
 use std::time::Instant;
@@ -36,15 +36,6 @@ impl<K: Key> Model<K> {
                 .copied()
         })
     }
-}
-
-fn h<K: std::hash::Hash>(x: K) -> u64 {
-    use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
-    BuildHasherDefault::<DefaultHasher>::default().hash_one(x)
-}
-
-fn nh(x: u64) -> NextHop {
-    NextHop::new(ris::nh_of(x)).unwrap()
 }
 
 /// Random probes: half inside random table prefixes, half uniform.
@@ -119,16 +110,7 @@ fn run<K: Key + Family>(
     let mut batch = Vec::new();
     let t = Instant::now();
     let every = updates.len() / 8;
-    for (i, &(announce, addr, len)) in updates.iter().enumerate() {
-        let op = if announce {
-            FibOp::Insert {
-                addr,
-                len,
-                nh: nh(h((addr, len, i))),
-            }
-        } else {
-            FibOp::Remove { addr, len }
-        };
+    for (i, op) in ris::replay_ops(&updates).into_iter().enumerate() {
         fib.apply(&[op]).unwrap();
         model.apply(&op);
         batch.push(op);

@@ -112,3 +112,38 @@ pub fn in_prefix_v6(r: &mut Rng, a: u128, len: u8) -> u128 {
     let x = (u128::from(r.next_u64()) << 64) | u128::from(r.next_u64());
     a | (x & host)
 }
+
+/// The hash the FIB tests and benchmarks derive next hops from (std's `DefaultHasher`
+/// with its fixed keys: the same value in every run).
+pub fn h<T: std::hash::Hash>(x: T) -> u64 {
+    use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+    BuildHasherDefault::<DefaultHasher>::default().hash_one(x)
+}
+
+/// A next hop for hash `x` (see [`nh_of`]).
+pub fn nh(x: u64) -> netroute::route::fib::NextHop {
+    netroute::route::fib::NextHop::new(nh_of(x)).expect("nh_of is at most 512")
+}
+
+/// The update stream as FIB ops. Announcements get a next hop hashed from (prefix,
+/// position in the stream), so nearly every announcement changes the FIB (pessimistic).
+pub fn replay_ops<K: Family + netroute::route::fib::Key>(
+    updates: &[(bool, K, u8)],
+) -> Vec<netroute::route::fib::FibOp<K>> {
+    use netroute::route::fib::FibOp;
+    updates
+        .iter()
+        .enumerate()
+        .map(|(i, &(ann, addr, len))| {
+            if ann {
+                FibOp::Insert {
+                    addr,
+                    len,
+                    nh: nh(h((addr, len, i))),
+                }
+            } else {
+                FibOp::Remove { addr, len }
+            }
+        })
+        .collect()
+}
