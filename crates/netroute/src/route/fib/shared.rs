@@ -149,18 +149,27 @@ impl<K: Key, L: Leaf> SharedFib<K, L> {
                 total: t0.elapsed(),
             });
         }
-        let mut spare = match w.spare.take() {
-            Some(s) => s,
-            None => Lpm::build(&w.rib),
+        // The spare is missing only if an earlier call panicked half-way: then it is
+        // compiled afresh, and the old copy, which the fresh one's (empty) patch log
+        // cannot bring up to date, is replaced by a clone of it.
+        let (spare, fresh) = match w.spare.take() {
+            Some(mut s) => {
+                s.patch_many(&w.rib, &changed);
+                (s, false)
+            }
+            None => (Lpm::build(&w.rib), true),
         };
-        spare.patch_many(&w.rib, &changed);
         let old = self.slot.store(spare, domain);
         let publish_latency = t0.elapsed();
         let old = match old {
             Some(r) => {
                 let mut old = r.into_inner();
                 let g = domain.read();
-                old.catch_up(self.load(&g));
+                if fresh {
+                    old.clone_from(self.load(&g));
+                } else {
+                    old.catch_up(self.load(&g));
+                }
                 old
             }
             None => Lpm::build(&w.rib),
@@ -180,6 +189,12 @@ impl<K: Key, L: Leaf> SharedFib<K, L> {
         let w = self.writer.lock().unwrap_or_else(|e| e.into_inner());
         let g = domain.read();
         w.spare.as_ref().is_some_and(|s| s.same_as(self.load(&g)))
+    }
+
+    /// Drops the spare copy, as a call that panicked half-way leaves it (tests).
+    #[cfg(test)]
+    pub(crate) fn drop_spare(&self) {
+        self.writer.lock().unwrap_or_else(|e| e.into_inner()).spare = None;
     }
 
     /// Recompiles both copies from the prefix set and publishes the result.

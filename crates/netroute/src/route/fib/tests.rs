@@ -364,6 +364,60 @@ fn churn_keeps_copies_identical<K: Key>(
     }
 }
 
+/// Without a spare (a call that panicked half-way), the next batch compiles one afresh
+/// and the retired copy becomes a clone of it, not a catch-up from a patch log it
+/// does not match.
+#[test]
+fn shared_recovers_a_missing_spare() {
+    let domain = psref::Domain::new();
+    // Layouts diverge from a fresh build's once patches have freed and reused space.
+    fn run<K: Key>(domain: &psref::Domain, prefix: impl Fn(u32) -> (K, u8)) {
+        let fib = SharedFib::<K>::new(domain);
+        let batch = |from: u32, to: u32, n: u32, remove: bool| -> Vec<FibOp<K>> {
+            (from..to)
+                .map(|i| {
+                    let (addr, len) = prefix(i);
+                    if remove {
+                        FibOp::Remove { addr, len }
+                    } else {
+                        FibOp::Insert {
+                            addr,
+                            len,
+                            nh: nh(n + i % 7),
+                        }
+                    }
+                })
+                .collect()
+        };
+        // A bulk load, then batches small enough (under an eighth of the table) to be
+        // patched rather than recompiled.
+        fib.apply(&batch(0, 4000, 1, false), domain).unwrap();
+        for round in 0..6 {
+            let at = round * 300;
+            fib.apply(&batch(at, at + 100, 0, true), domain).unwrap();
+            fib.apply(&batch(at + 50, at + 150, 20, false), domain)
+                .unwrap();
+        }
+        fib.drop_spare();
+        fib.apply(&batch(2000, 2100, 40, false), domain).unwrap();
+        assert!(
+            fib.copies_identical(domain),
+            "copies differ after a missing spare"
+        );
+        fib.apply(&batch(0, 50, 60, false), domain).unwrap();
+        assert!(fib.copies_identical(domain));
+    }
+    run::<u32>(&domain, |i| {
+        (0x0a00_0000 | (i * 37 % 4096) << 10 | (i % 4) << 8, 24)
+    });
+    run::<u128>(&domain, |i| {
+        (
+            (0x2001u128 << 112) | u128::from(i * 37 % 4096) << 84 | u128::from(i % 4) << 80,
+            48,
+        )
+    });
+}
+
 #[test]
 fn shared_churn_keeps_copies_identical_v4() {
     // Two /8s, lengths 12..=30: chunks of leaf-only records and of node trees.
