@@ -139,8 +139,8 @@
 //! the live bytes the structure is recompiled. A batch recompiles each affected chunk
 //! once, however many of its prefixes changed: a 4,096-op batch of the real stream
 //! changes about 1,900 prefixes in about 640 chunks. Replaying the 24 h RIS stream one
-//! update at a time costs 0.6–0.7 µs per update on average (p99 2.1–2.5 µs; session 4,
-//! AMD EPYC guest).
+//! update at a time costs 0.65–1.04 µs per update on average (p99 2.2–3.2 µs; six runs
+//! in session 4, AMD EPYC guest, BENCHMARKS.md).
 //!
 //! IPv6 (ranges): the unit is the prefix's own key interval (or, past /48, its /48 key
 //! with the child chunks below it). Its ranges are recomputed from the prefix set (the
@@ -155,11 +155,11 @@
 //! count by a quarter is repacked densely. A batch ([`SharedFib::apply`], the routing
 //! table's versions) splices all the units of a chunk in one pass. A prefix of /16 or
 //! shorter recompiles every chunk it covers. Replaying the 24 h RIS stream one update
-//! at a time costs about 5.6 µs per update on average (p99 18 µs; goal 100 µs): the
-//! copy of the chunk (up to 256 KB for the largest /16) dominates.
+//! at a time costs 5.3–10 µs per update on average (p99 16–30 µs, six runs in session
+//! 4; goal 100 µs): the copy of the chunk (up to 256 KB for the largest /16) dominates.
 //!
-//! A bulk build ([`Fib::from_routes`]) compiles in one ordered pass (IPv4 about 75 ms,
-//! IPv6 about 30 ms from shuffled input on the session-4 machine).
+//! A bulk build ([`Fib::from_routes`]) compiles in one ordered pass (IPv4 68–109 ms,
+//! IPv6 27–41 ms from shuffled input on the session-4 machine).
 //!
 //! # Concurrency
 //!
