@@ -18,9 +18,26 @@ pub(crate) mod sealed {
         fn to_u64(self) -> u64;
         /// Narrowed (keeps the low bits).
         fn from_u64(v: u64) -> Self;
+        /// The atomic cell storing one value in the IPv4 leaf arena, which the writer
+        /// fills while readers read other parts of it (`lpm.rs`).
+        type Cell: Default + Debug + Send + Sync + 'static;
+        /// Relaxed load (readers reach the cell only through a publication that
+        /// ordered its store before them).
+        fn load(c: &Self::Cell) -> Self;
+        /// Relaxed store.
+        fn store(c: &Self::Cell, v: Self);
     }
 
     impl Enc for u16 {
+        type Cell = std::sync::atomic::AtomicU16;
+        #[inline(always)]
+        fn load(c: &Self::Cell) -> Self {
+            c.load(std::sync::atomic::Ordering::Relaxed)
+        }
+        #[inline(always)]
+        fn store(c: &Self::Cell, v: Self) {
+            c.store(v, std::sync::atomic::Ordering::Relaxed)
+        }
         #[inline(always)]
         fn to_u64(self) -> u64 {
             u64::from(self)
@@ -32,6 +49,15 @@ pub(crate) mod sealed {
     }
 
     impl Enc for u32 {
+        type Cell = std::sync::atomic::AtomicU32;
+        #[inline(always)]
+        fn load(c: &Self::Cell) -> Self {
+            c.load(std::sync::atomic::Ordering::Relaxed)
+        }
+        #[inline(always)]
+        fn store(c: &Self::Cell, v: Self) {
+            c.store(v, std::sync::atomic::Ordering::Relaxed)
+        }
         #[inline(always)]
         fn to_u64(self) -> u64 {
             u64::from(self)

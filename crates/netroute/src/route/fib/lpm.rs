@@ -10,6 +10,8 @@ use super::leaf::sealed::{Enc, Sealed};
 use super::ranges::Ranges;
 use super::rib::Rib;
 use std::marker::PhantomData;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 /// The stored form of leaf type `L`.
 type E<L> = <L as Sealed>::Enc;
@@ -41,7 +43,8 @@ const LANES: usize = 16;
 
 /// A Poptrie internal node (24 bytes): `vector` marks the 64 slots that have a child,
 /// `leafvec` marks where a new run of equal leaves starts among the others. Children are
-/// `nodes[base1..base1 + popcnt(vector)]`, leaves `leaves[base0..]`.
+/// `nodes[base1..base1 + popcnt(vector)]`, leaves `leaves[base0..]`. Stored as a
+/// [`NodeCell`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Node {
     vector: u64,
@@ -50,78 +53,207 @@ pub(crate) struct Node {
     base1: u32,
 }
 
+/// A node as the arena stores it: `vector`, `leafvec`, `base0 | base1 << 32`.
+#[derive(Debug, Default)]
+struct NodeCell([AtomicU64; 3]);
+
+impl NodeCell {
+    #[inline(always)]
+    fn get(&self) -> Node {
+        let b = self.0[2].load(Relaxed);
+        Node {
+            vector: self.0[0].load(Relaxed),
+            leafvec: self.0[1].load(Relaxed),
+            base0: b as u32,
+            base1: (b >> 32) as u32,
+        }
+    }
+
+    fn set(&self, n: Node) {
+        self.0[0].store(n.vector, Relaxed);
+        self.0[1].store(n.leafvec, Relaxed);
+        self.0[2].store(u64::from(n.base0) | (u64::from(n.base1) << 32), Relaxed);
+    }
+}
+
 /// Mask of bits `0..=v`.
 #[inline(always)]
 fn upto(v: usize) -> u64 {
     u64::MAX >> (63 - v)
 }
 
-/// The Poptrie (IPv4): see the module docs of `fib`.
+/// The three arenas of a [`Poptrie`]: every element exists (zero until written); which
+/// ones are in use is the writer's [`Alloc`].
+///
+/// The two copies of a [`SharedFib`](super::SharedFib) pair share one arena (they differ
+/// only in their direct tables), so a reader that moves from one copy to the other after
+/// a publication finds the same nodes and records in its caches. Sharing is safe because
+/// the writer only ever writes elements that neither direct table reaches (free or
+/// never-used blocks) and frees a replaced block only once both copies have stopped
+/// reaching it and the grace period of the publication that replaced it has passed. The
+/// elements are relaxed atomics so that such writes, next to readers of other elements,
+/// need no `unsafe`; on x86-64 and AArch64 a relaxed load or store is a plain one.
+#[derive(Debug)]
+struct Arena<L: Leaf> {
+    nodes: Vec<NodeCell>,
+    leaves: Vec<<E<L> as Enc>::Cell>,
+    compact: Vec<AtomicU64>,
+}
+
+impl<L: Leaf> Default for Arena<L> {
+    fn default() -> Self {
+        Arena {
+            nodes: Vec::new(),
+            leaves: Vec::new(),
+            compact: Vec::new(),
+        }
+    }
+}
+
+/// The arena a block lives in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Nodes = 0,
+    Leaves = 1,
+    Compact = 2,
+}
+
+impl<L: Leaf> Arena<L> {
+    fn len(&self, kind: Kind) -> usize {
+        match kind {
+            Kind::Nodes => self.nodes.len(),
+            Kind::Leaves => self.leaves.len(),
+            Kind::Compact => self.compact.len(),
+        }
+    }
+
+    /// Bytes of one element.
+    fn unit(kind: Kind) -> usize {
+        match kind {
+            Kind::Nodes => std::mem::size_of::<NodeCell>(),
+            Kind::Leaves => std::mem::size_of::<<E<L> as Enc>::Cell>(),
+            Kind::Compact => 8,
+        }
+    }
+
+    /// Grows (or, given a smaller `len`, truncates) one arena to exactly `len` elements.
+    fn resize(&mut self, kind: Kind, len: usize) {
+        fn exact<T: Default>(v: &mut Vec<T>, len: usize) {
+            if len > v.len() {
+                v.reserve_exact(len - v.len());
+                v.resize_with(len, T::default);
+            } else {
+                v.truncate(len);
+                v.shrink_to_fit();
+            }
+        }
+        match kind {
+            Kind::Nodes => exact(&mut self.nodes, len),
+            Kind::Leaves => exact(&mut self.leaves, len),
+            Kind::Compact => exact(&mut self.compact, len),
+        }
+    }
+
+    /// A private copy of the arena (a copy must never share elements with the original
+    /// unless it is its left-right twin).
+    fn deep_copy(&self) -> Self {
+        let leaf = |c: &<E<L> as Enc>::Cell| {
+            let n = <E<L> as Enc>::Cell::default();
+            E::<L>::store(&n, E::<L>::load(c));
+            n
+        };
+        Arena {
+            nodes: self
+                .nodes
+                .iter()
+                .map(|c| {
+                    let n = NodeCell::default();
+                    n.set(c.get());
+                    n
+                })
+                .collect(),
+            leaves: self.leaves.iter().map(leaf).collect(),
+            compact: self
+                .compact
+                .iter()
+                .map(|w| AtomicU64::new(w.load(Relaxed)))
+                .collect(),
+        }
+    }
+
+    fn bytes(&self) -> usize {
+        self.nodes.capacity() * Self::unit(Kind::Nodes)
+            + self.leaves.capacity() * Self::unit(Kind::Leaves)
+            + self.compact.capacity() * 8
+    }
+
+    #[inline(always)]
+    fn word(&self, i: usize) -> u64 {
+        self.compact[i].load(Relaxed)
+    }
+}
+
+/// The writer's bookkeeping of an arena: used lengths, free blocks by size, and blocks
+/// replaced but possibly still reachable from the other copy. Exactly one copy of a
+/// left-right pair holds it (the one the writer patches; see [`Lpm::detach`]).
 #[derive(Clone, Debug)]
+pub(crate) struct Alloc {
+    /// Elements in use (or free-listed) at the front of each arena, by [`Kind`].
+    used: [usize; 3],
+    /// Free blocks by kind and length (1..=64; compact records 2..=33 words): patching
+    /// reuses them, so steady churn does not grow the arenas.
+    free: [Vec<Vec<u32>>; 3],
+    /// Blocks replaced by patches since the other copy last caught up, `(kind, len,
+    /// start)`: freed only when no copy reaches them ([`Alloc::release_retired`]).
+    retired: Vec<(Kind, u32, u32)>,
+    /// Bytes of free and retired blocks (reused by later patches, or compacted away by a
+    /// rebuild).
+    garbage: usize,
+}
+
+impl Alloc {
+    fn new() -> Self {
+        Alloc {
+            used: [0; 3],
+            free: std::array::from_fn(|_| vec![Vec::new(); 65]),
+            retired: Vec::new(),
+            garbage: 0,
+        }
+    }
+
+    /// Moves the retired blocks to the free lists: the caller guarantees that no copy
+    /// reaches them and that no reader still can.
+    fn release_retired(&mut self) {
+        for (kind, n, at) in self.retired.drain(..) {
+            self.free[kind as usize][n as usize].push(at);
+        }
+    }
+}
+
+/// The Poptrie (IPv4): see the module docs of `fib`.
+#[derive(Debug)]
 pub(crate) struct Poptrie<K: Key, L: Leaf = NextHop> {
     direct: Vec<u32>,
-    nodes: Vec<Node>,
-    leaves: Vec<E<L>>,
-    /// Leaf-only chunk records: word 0 is the leaf vector, then the leaves packed
-    /// `64 / L::WIDTH` a word (four 16-bit or two 32-bit).
-    compact: Vec<u64>,
-    /// Bytes of replaced parts waiting in the free lists (reused by later patches, or
-    /// compacted away by a rebuild).
-    garbage: usize,
-    /// Free node blocks by length (1..=64), leaf runs by length (1..=64), compact records
-    /// by word count (2..=17 or 2..=33): patching reuses them, so steady churn does not grow the
-    /// arenas.
-    free_nodes: Vec<Vec<u32>>,
-    free_leaves: Vec<Vec<u32>>,
-    free_compact: Vec<Vec<u32>>,
-    /// What the last patch wrote, for [`Poptrie::copy_patched`].
-    log: PatchLog,
-    _k: PhantomData<(K, L)>,
+    /// Nodes, leaves and leaf-only chunk records (word 0 the leaf vector, then the leaves
+    /// packed `64 / L::WIDTH` a word: four 16-bit or two 32-bit); shared with the twin.
+    arena: Arc<Arena<L>>,
+    /// The arena's bookkeeping; `None` in a copy detached for publication.
+    alloc: Option<Alloc>,
+    /// Direct entries written by the last patch, for the twin's [`Poptrie::catch_up`].
+    log: Vec<u32>,
+    _k: PhantomData<K>,
 }
 
-/// The parts of a [`Poptrie`] one patch wrote: enough for a second copy that was equal
-/// before the patch to catch up by copying them.
-#[derive(Clone, Debug, Default)]
-struct PatchLog {
-    /// The patch recompiled everything (a compaction): copy it all.
-    rebuilt: bool,
-    /// Direct entries written.
-    direct: Vec<u32>,
-    /// Arena blocks written, `(start, len)`.
-    nodes: Vec<(u32, u32)>,
-    leaves: Vec<(u32, u32)>,
-    compact: Vec<(u32, u32)>,
-    /// Size classes whose free lists changed (bit `n` for blocks of `n`).
-    free_nodes: u128,
-    free_leaves: u128,
-    free_compact: u64,
-}
-
-impl PatchLog {
-    fn clear(&mut self) {
-        self.rebuilt = false;
-        self.direct.clear();
-        self.nodes.clear();
-        self.leaves.clear();
-        self.compact.clear();
-        (self.free_nodes, self.free_leaves, self.free_compact) = (0, 0, 0);
-    }
-}
-
-/// Copies the free lists of the size classes set in `mask` from `src`.
-fn copy_lists(dst: &mut [Vec<u32>], src: &[Vec<u32>], mut mask: u128) {
-    while mask != 0 {
-        let n = mask.trailing_zeros() as usize;
-        mask &= mask - 1;
-        dst[n].clone_from(&src[n]);
-    }
-}
-
-/// Copies the blocks `(start, len)` of `src` into `dst` (same length).
-fn copy_blocks<T: Copy>(dst: &mut [T], src: &[T], blocks: &[(u32, u32)]) {
-    for &(at, n) in blocks {
-        let r = at as usize..(at + n) as usize;
-        dst[r.clone()].copy_from_slice(&src[r]);
+impl<K: Key, L: Leaf> Clone for Poptrie<K, L> {
+    /// A private copy: its own arena (it is not the twin of `self`).
+    fn clone(&self) -> Self {
+        Poptrie {
+            direct: self.direct.clone(),
+            arena: Arc::new(self.arena.deep_copy()),
+            alloc: self.alloc.clone(),
+            log: self.log.clone(),
+            _k: PhantomData,
+        }
     }
 }
 
@@ -183,16 +315,57 @@ impl<K: Key, L: Leaf> Lpm<K, L> {
         }
     }
 
+    /// The second copy of a left-right pair for `self`, equal to it. IPv4 copies share
+    /// their arenas (only the direct tables are per copy, see [`Arena`]); IPv6 copies
+    /// share the lines of every chunk. The writer's bookkeeping stays with `self`.
+    pub(crate) fn twin(&self) -> Self {
+        match &self.0 {
+            Inner::Poptrie(p) => Lpm(Inner::Poptrie(p.twin())),
+            Inner::Ranges(r) => Lpm(Inner::Ranges(r.clone())),
+        }
+    }
+
+    /// A freshly compiled structure as a left-right pair: (the copy to publish, the
+    /// writer's private twin holding the bookkeeping).
+    pub(crate) fn into_pair(mut self) -> (Self, Self) {
+        let state = self.detach();
+        let mut spare = self.twin();
+        spare.become_twin(&self, state);
+        (self, spare)
+    }
+
+    /// Takes the writer's bookkeeping out of a copy about to be published (which the
+    /// writer must not patch again until it is back as the spare and has caught up):
+    /// [`Lpm::catch_up`] hands it to the other copy.
+    pub(crate) fn detach(&mut self) -> Detached {
+        match &mut self.0 {
+            Inner::Poptrie(p) => Detached(p.alloc.take()),
+            Inner::Ranges(_) => Detached(None),
+        }
+    }
+
     /// Brings `self` to the state of `src` after `src`'s last patch, where `self` was
-    /// equal to `src` before that patch (the second copy of a left-right pair): copies
-    /// the parts the patch wrote (chunks and direct entries for IPv6, arena blocks, direct
-    /// entries and free lists for IPv4), a memory copy instead of a second compile.
-    pub(crate) fn catch_up(&mut self, src: &Lpm<K, L>) {
+    /// equal to `src` before that patch (the second copy of a left-right pair, back from
+    /// the grace period of `src`'s publication), and gives it `src`'s bookkeeping
+    /// (`state`, from [`Lpm::detach`]). IPv4: copies the direct entries the patch wrote
+    /// (the arena is shared) and frees the blocks the patch replaced, which neither copy
+    /// reaches any more; IPv6: copies the patched chunks and direct entries. If `src` was
+    /// recompiled into a new arena, `self` becomes its twin.
+    pub(crate) fn catch_up(&mut self, src: &Lpm<K, L>, state: Detached) {
         match (&mut self.0, &src.0) {
             (Inner::Ranges(d), Inner::Ranges(s)) => d.copy_patched(s),
-            (Inner::Poptrie(d), Inner::Poptrie(s)) => d.copy_patched(s),
+            (Inner::Poptrie(d), Inner::Poptrie(s)) => d.catch_up(s, state.0),
             // Not reached: the family fixes the variant.
-            _ => self.clone_from(src),
+            _ => *self = src.twin(),
+        }
+    }
+
+    /// `self` becomes the twin of `src` holding the bookkeeping `state` (after a fresh
+    /// compile of `src`, which the patch log cannot describe).
+    pub(crate) fn become_twin(&mut self, src: &Lpm<K, L>, state: Detached) {
+        *self = src.twin();
+        if let Inner::Poptrie(p) = &mut self.0 {
+            p.alloc = state.0;
         }
     }
 
@@ -203,6 +376,18 @@ impl<K: Key, L: Leaf> Lpm<K, L> {
             (Inner::Ranges(a), Inner::Ranges(b)) => a.same_as(b),
             (Inner::Poptrie(a), Inner::Poptrie(b)) => a.same_as(b),
             _ => false,
+        }
+    }
+
+    /// Checks that no free block of the writer's bookkeeping (held by `self` or by
+    /// `other`) is reachable from either copy, and no retired block from the copy holding
+    /// the bookkeeping (tests: the writer may overwrite free blocks while readers use
+    /// the other copy). IPv6 always passes (its chunks are reference-counted).
+    #[cfg(test)]
+    pub(crate) fn check_free_unreachable(&self, other: &Lpm<K, L>) -> Result<(), String> {
+        match (&self.0, &other.0) {
+            (Inner::Poptrie(a), Inner::Poptrie(b)) => a.check_free_unreachable(b),
+            _ => Ok(()),
         }
     }
 
@@ -227,10 +412,12 @@ impl<K: Key, L: Leaf> Lpm<K, L> {
     }
 
     /// Heap bytes of `self` that `base` (the other copy of a [`SharedFib`](super::SharedFib)
-    /// pair) does not share: IPv6 copies share the lines of unchanged chunks.
+    /// pair) does not share: IPv4 copies share their arenas, IPv6 copies the lines of
+    /// unchanged chunks.
     pub(crate) fn unshared_bytes(&self, base: &Lpm<K, L>) -> usize {
         match (&self.0, &base.0) {
             (Inner::Ranges(a), Inner::Ranges(b)) => a.unshared_bytes(b),
+            (Inner::Poptrie(a), Inner::Poptrie(b)) => a.unshared_bytes(b),
             _ => self.memory_bytes(),
         }
     }
@@ -263,6 +450,10 @@ impl<K: Key, L: Leaf> Lpm<K, L> {
     }
 }
 
+/// The writer's bookkeeping taken out of a copy for publication ([`Lpm::detach`]).
+#[derive(Debug)]
+pub(crate) struct Detached(Option<Alloc>);
+
 /// Scratch state of one build.
 struct Slots<T> {
     val: [T; 64],
@@ -271,21 +462,14 @@ struct Slots<T> {
 impl<K: Key, L: Leaf> Poptrie<K, L> {
     /// Leaves per compact-record word.
     const PER_WORD: usize = 64 / L::WIDTH as usize;
-    /// Words of the largest compact record.
-    const MAX_WORDS: usize = 1 + 64 / Self::PER_WORD;
 
     /// An empty structure: every lookup misses.
     pub(crate) fn empty() -> Self {
         Poptrie {
             direct: vec![TAG_LEAF; 1 << K::DIRECT_BITS],
-            nodes: Vec::new(),
-            leaves: Vec::new(),
-            compact: Vec::new(),
-            garbage: 0,
-            free_nodes: vec![Vec::new(); 65],
-            free_leaves: vec![Vec::new(); 65],
-            free_compact: vec![Vec::new(); Self::MAX_WORDS + 1],
-            log: PatchLog::default(),
+            arena: Arc::new(Arena::default()),
+            alloc: Some(Alloc::new()),
+            log: Vec::new(),
             _k: PhantomData,
         }
     }
@@ -293,8 +477,6 @@ impl<K: Key, L: Leaf> Poptrie<K, L> {
     /// Compiles everything in `rib`.
     pub(crate) fn build(rib: &Rib<K, L>) -> Self {
         let mut lpm = Poptrie::empty();
-        lpm.nodes.reserve(rib.map.len() / 8);
-        lpm.leaves.reserve(rib.map.len());
         let mut items: Vec<(K, u8, E<L>)> = Vec::new();
         let mut cur = usize::MAX;
         for (&(k, l), &v) in rib.map.range((K::ZERO, (K::DIRECT_BITS + 1) as u8)..) {
@@ -304,7 +486,7 @@ impl<K: Key, L: Leaf> Poptrie<K, L> {
             let c = k.top(K::DIRECT_BITS);
             if c != cur {
                 if cur != usize::MAX {
-                    lpm.direct[cur] = lpm.compile_chunk(&items, rib.dflt[cur]);
+                    lpm.direct[cur] = lpm.compile_chunk(&items, rib.dflt[cur], true);
                 }
                 items.clear();
                 cur = c;
@@ -312,7 +494,7 @@ impl<K: Key, L: Leaf> Poptrie<K, L> {
             items.push((k, l, v));
         }
         if cur != usize::MAX {
-            lpm.direct[cur] = lpm.compile_chunk(&items, rib.dflt[cur]);
+            lpm.direct[cur] = lpm.compile_chunk(&items, rib.dflt[cur], true);
         }
         // Chunks without long prefixes are plain leaves.
         for (c, e) in lpm.direct.iter_mut().enumerate() {
@@ -320,10 +502,26 @@ impl<K: Key, L: Leaf> Poptrie<K, L> {
                 *e = rib.dflt[c].to_u64() as u32;
             }
         }
-        lpm.nodes.shrink_to_fit();
-        lpm.leaves.shrink_to_fit();
-        lpm.compact.shrink_to_fit();
+        // Trim the doubling of the build (patches grow the arenas by an eighth).
+        let used = lpm.alloc.as_ref().map_or([0; 3], |a| a.used);
+        if let Some(a) = Arc::get_mut(&mut lpm.arena) {
+            for kind in [Kind::Nodes, Kind::Leaves, Kind::Compact] {
+                a.resize(kind, used[kind as usize]);
+            }
+        }
         lpm
+    }
+
+    /// The other copy of a left-right pair: the same direct table over the same arena,
+    /// without the bookkeeping.
+    fn twin(&self) -> Self {
+        Poptrie {
+            direct: self.direct.clone(),
+            arena: Arc::clone(&self.arena),
+            alloc: None,
+            log: Vec::new(),
+            _k: PhantomData,
+        }
     }
 
     /// Single-address lookup.
@@ -340,24 +538,25 @@ impl<K: Key, L: Leaf> Poptrie<K, L> {
 
     #[inline(always)]
     fn compact_leaf(&self, off: usize, addr: K) -> E<L> {
+        let a = &*self.arena;
         let v = addr.stride(K::DIRECT_BITS);
-        let i = (self.compact[off] & upto(v)).count_ones() as usize - 1;
+        let i = (a.word(off) & upto(v)).count_ones() as usize - 1;
         let per = Self::PER_WORD;
-        E::<L>::from_u64(self.compact[off + 1 + i / per] >> (L::WIDTH as usize * (i % per)))
+        E::<L>::from_u64(a.word(off + 1 + i / per) >> (L::WIDTH as usize * (i % per)))
     }
 
     #[inline(always)]
     fn walk(&self, mut idx: usize, addr: K) -> E<L> {
         let mut off = K::DIRECT_BITS;
         loop {
-            let n = &self.nodes[idx];
+            let n = self.arena.nodes[idx].get();
             let v = addr.stride(off);
             let m = upto(v);
             if n.vector & (1u64 << v) != 0 {
                 idx = n.base1 as usize + (n.vector & m).count_ones() as usize - 1;
                 off += STRIDE;
             } else {
-                return self.node_leaf(n, m);
+                return self.node_leaf(&n, m);
             }
         }
     }
@@ -370,7 +569,7 @@ impl<K: Key, L: Leaf> Poptrie<K, L> {
             let packed = u64::from(n.base0) | (u64::from(n.base1 & !INLINE) << 32);
             E::<L>::from_u64(packed >> (L::WIDTH as usize * i))
         } else {
-            self.leaves[n.base0 as usize + i]
+            E::<L>::load(&self.arena.leaves[n.base0 as usize + i])
         }
     }
 
@@ -406,13 +605,13 @@ impl<K: Key, L: Leaf> Poptrie<K, L> {
                 while bits != 0 {
                     let i = bits.trailing_zeros() as usize;
                     bits &= bits - 1;
-                    let nd = &self.nodes[idx[i]];
+                    let nd = self.arena.nodes[idx[i]].get();
                     let v = a[i].stride(off);
                     let m = upto(v);
                     if nd.vector & (1u64 << v) != 0 {
                         idx[i] = nd.base1 as usize + (nd.vector & m).count_ones() as usize - 1;
                     } else {
-                        o[i] = L::from_enc(self.node_leaf(nd, m));
+                        o[i] = L::from_enc(self.node_leaf(&nd, m));
                         active &= !(1 << i);
                     }
                 }
@@ -421,35 +620,88 @@ impl<K: Key, L: Leaf> Poptrie<K, L> {
         }
     }
 
-    /// Heap bytes of the lookup structure (allocated capacity, garbage included).
+    /// Heap bytes of the lookup structure (allocated capacity, garbage included; the
+    /// writer's free lists are not counted).
     pub(crate) fn memory_bytes(&self) -> usize {
-        self.direct.capacity() * 4
-            + self.nodes.capacity() * std::mem::size_of::<Node>()
-            + self.leaves.capacity() * std::mem::size_of::<E<L>>()
-            + self.compact.capacity() * 8
+        self.direct.capacity() * 4 + self.arena.bytes()
     }
 
-    /// Bytes of replaced parts held in free lists for reuse (included in
-    /// [`Lpm::memory_bytes`]); a rebuild happens when they exceed half the live bytes.
+    /// Heap bytes of `self` that its twin `base` does not share.
+    pub(crate) fn unshared_bytes(&self, base: &Self) -> usize {
+        if Arc::ptr_eq(&self.arena, &base.arena) {
+            self.direct.capacity() * 4
+        } else {
+            self.memory_bytes()
+        }
+    }
+
+    /// Bytes of replaced parts held for reuse (included in [`Lpm::memory_bytes`]); a
+    /// rebuild happens when they exceed half the live bytes. 0 in a detached copy.
     pub(crate) fn garbage_bytes(&self) -> usize {
-        self.garbage
+        self.alloc.as_ref().map_or(0, |a| a.garbage)
     }
 
-    /// Shape counters: (internal nodes, leaves, compact words).
+    /// Shape counters: (internal nodes, leaves, compact words) in use.
     pub(crate) fn shape(&self) -> (usize, usize, usize) {
-        (self.nodes.len(), self.leaves.len(), self.compact.len())
+        let u = self.alloc.as_ref().map_or(
+            [
+                self.arena.nodes.len(),
+                self.arena.leaves.len(),
+                self.arena.compact.len(),
+            ],
+            |a| a.used,
+        );
+        (u[0], u[1], u[2])
     }
 
     fn live_bytes(&self) -> usize {
+        let u = self.shape();
         (self.direct.len() * 4
-            + self.nodes.len() * std::mem::size_of::<Node>()
-            + self.leaves.len() * std::mem::size_of::<E<L>>()
-            + self.compact.len() * 8)
-            .saturating_sub(self.garbage)
+            + u.0 * Arena::<L>::unit(Kind::Nodes)
+            + u.1 * Arena::<L>::unit(Kind::Leaves)
+            + u.2 * 8)
+            .saturating_sub(self.garbage_bytes())
     }
 
-    /// Compiles one direct-table chunk; returns its direct entry.
-    fn compile_chunk(&mut self, items: &[(K, u8, E<L>)], dflt: E<L>) -> u32 {
+    /// A block of `n` (1..=64) elements of `kind`, from the free list or the end of the
+    /// arena (growing it: in place if no twin shares it, else into a new arena, which the
+    /// twin adopts when it catches up). `fast`: grow by doubling (bulk builds) rather
+    /// than by an eighth.
+    fn alloc(&mut self, kind: Kind, n: usize, fast: bool) -> usize {
+        let Some(a) = self.alloc.as_mut() else {
+            unreachable!("patching a detached copy")
+        };
+        if let Some(at) = a.free[kind as usize][n].pop() {
+            a.garbage -= n * Arena::<L>::unit(kind);
+            return at as usize;
+        }
+        let at = a.used[kind as usize];
+        a.used[kind as usize] += n;
+        let len = self.arena.len(kind);
+        if at + n > len {
+            let want = (at + n).max(if fast { 2 * len } else { len + len / 8 });
+            match Arc::get_mut(&mut self.arena) {
+                Some(arena) => arena.resize(kind, want),
+                None => {
+                    let mut copy = self.arena.deep_copy();
+                    copy.resize(kind, want);
+                    self.arena = Arc::new(copy);
+                }
+            }
+        }
+        at
+    }
+
+    /// Marks a replaced block for freeing once no copy reaches it.
+    fn retire(&mut self, kind: Kind, n: usize, at: u32) {
+        if let Some(a) = self.alloc.as_mut() {
+            a.retired.push((kind, n as u32, at));
+            a.garbage += n * Arena::<L>::unit(kind);
+        }
+    }
+
+    /// Compiles one direct-table chunk into free or new blocks; returns its direct entry.
+    fn compile_chunk(&mut self, items: &[(K, u8, E<L>)], dflt: E<L>, fast: bool) -> u32 {
         if items.is_empty() {
             return dflt.to_u64() as u32;
         }
@@ -468,35 +720,25 @@ impl<K: Key, L: Leaf> Poptrie<K, L> {
                 }
             }
             let w = 1 + n.div_ceil(per);
-            let at = match self.free_compact[w].pop() {
-                Some(at) => {
-                    self.log.free_compact |= 1 << w;
-                    self.garbage -= 8 * w;
-                    at as usize
-                }
-                None => {
-                    grow(&mut self.compact, w);
-                    let at = self.compact.len();
-                    self.compact.resize(at + w, 0);
-                    at
-                }
-            };
-            self.compact[at..at + w].copy_from_slice(&words[..w]);
-            self.log.compact.push((at as u32, w as u32));
+            let at = self.alloc(Kind::Compact, w, fast);
+            for (cell, &word) in self.arena.compact[at..at + w].iter().zip(&words[..w]) {
+                cell.store(word, Relaxed);
+            }
             assert!(at <= PAYLOAD as usize, "compact arena beyond 2^30 words");
             return (TAG_COMPACT << TAG_SHIFT) | at as u32;
         }
-        let node = self.build_node(items, off, dflt);
-        let at = self.alloc_nodes(1);
-        self.nodes[at] = node;
+        let node = self.build_node(items, off, dflt, fast);
+        let at = self.alloc(Kind::Nodes, 1, fast);
+        self.arena.nodes[at].set(node);
         assert!(at <= PAYLOAD as usize, "node arena beyond 2^30 nodes");
         (TAG_NODE << TAG_SHIFT) | at as u32
     }
 
     /// Builds the node covering bits `off..off + 6` for `items` (all longer than `off`,
     /// sorted, inside the node's range); `inherited` is the next hop of the range from
-    /// shorter prefixes. Children and leaves are appended; the node itself is returned.
-    fn build_node(&mut self, items: &[(K, u8, E<L>)], off: u32, inherited: E<L>) -> Node {
+    /// shorter prefixes. Children and leaves are written to new blocks; the node itself
+    /// is returned.
+    fn build_node(&mut self, items: &[(K, u8, E<L>)], off: u32, inherited: E<L>, fast: bool) -> Node {
         let mut s = Slots {
             val: [inherited; 64],
         };
@@ -546,22 +788,37 @@ impl<K: Key, L: Leaf> Poptrie<K, L> {
                 base1: INLINE | ((packed >> 32) as u32 & !INLINE),
             };
         }
-        let base0 = self.alloc_leaves(nruns);
-        self.leaves[base0..base0 + nruns].copy_from_slice(&runs[..nruns]);
+        let base0 = if nruns == 0 {
+            0
+        } else {
+            self.alloc(Kind::Leaves, nruns, fast)
+        };
+        for (cell, &v) in self.arena.leaves[base0..base0 + nruns].iter().zip(&runs[..nruns]) {
+            E::<L>::store(cell, v);
+        }
         let nchild = vector.count_ones() as usize;
-        let base1 = self.alloc_nodes(nchild);
+        let base1 = if nchild == 0 {
+            0
+        } else {
+            self.alloc(Kind::Nodes, nchild, fast)
+        };
         let mut c = 0;
         let mut bits = vector;
         while bits != 0 {
             let slot = bits.trailing_zeros() as usize;
             bits &= bits - 1;
             let (lo, hi) = child[slot];
-            let n = self.build_node(&items[lo as usize..hi as usize], off + STRIDE, s.val[slot]);
-            self.nodes[base1 + c] = n;
+            let n = self.build_node(
+                &items[lo as usize..hi as usize],
+                off + STRIDE,
+                s.val[slot],
+                fast,
+            );
+            self.arena.nodes[base1 + c].set(n);
             c += 1;
         }
         assert!(
-            self.nodes.len() < INLINE as usize && self.leaves.len() <= u32::MAX as usize,
+            base1 + nchild < INLINE as usize && base0 + nruns <= u32::MAX as usize,
             "arena beyond 2^31 nodes or 2^32 leaves"
         );
         Node {
@@ -572,247 +829,233 @@ impl<K: Key, L: Leaf> Poptrie<K, L> {
         }
     }
 
-    /// A block of `n` (at most 64) nodes, from the free list or the end of the arena.
-    fn alloc_nodes(&mut self, n: usize) -> usize {
-        if n == 0 {
-            return self.nodes.len();
-        }
-        let at = match self.free_nodes[n].pop() {
-            Some(at) => {
-                self.log.free_nodes |= 1 << n;
-                self.garbage -= n * std::mem::size_of::<Node>();
-                at as usize
-            }
-            None => {
-                grow(&mut self.nodes, n);
-                let at = self.nodes.len();
-                self.nodes.resize(at + n, Node::default());
-                at
-            }
-        };
-        // The caller writes the block.
-        self.log.nodes.push((at as u32, n as u32));
-        at
-    }
-
-    /// A run of `n` (at most 64) leaves.
-    fn alloc_leaves(&mut self, n: usize) -> usize {
-        if n == 0 {
-            return self.leaves.len();
-        }
-        let at = match self.free_leaves[n].pop() {
-            Some(at) => {
-                self.log.free_leaves |= 1 << n;
-                self.garbage -= std::mem::size_of::<E<L>>() * n;
-                at as usize
-            }
-            None => {
-                grow(&mut self.leaves, n);
-                let at = self.leaves.len();
-                self.leaves.resize(at + n, E::<L>::default());
-                at
-            }
-        };
-        self.log.leaves.push((at as u32, n as u32));
-        at
-    }
-
-    /// Frees the leaves and the descendants of `nodes[idx]` (not the node itself, which
-    /// lives in its parent's block).
-    fn free_below(&mut self, idx: usize) {
-        let n = self.nodes[idx];
+    /// Retires the leaves and the descendants of `n` (not `n` itself, which lives in its
+    /// parent's block).
+    fn retire_below(&mut self, n: Node) {
         let nl = n.leafvec.count_ones() as usize;
         if n.base1 & INLINE == 0 && nl > 0 {
-            self.free_leaves[nl].push(n.base0);
-            self.log.free_leaves |= 1 << nl;
-            self.garbage += std::mem::size_of::<E<L>>() * nl;
+            self.retire(Kind::Leaves, nl, n.base0);
         }
         let nc = n.vector.count_ones() as usize;
         if nc > 0 {
             for c in 0..nc {
-                self.free_below(n.base1 as usize + c);
+                let child = self.arena.nodes[n.base1 as usize + c].get();
+                self.retire_below(child);
             }
-            self.free_nodes[nc].push(n.base1);
-            self.log.free_nodes |= 1 << nc;
-            self.garbage += nc * std::mem::size_of::<Node>();
+            self.retire(Kind::Nodes, nc, n.base1);
         }
     }
 
-    /// Frees whatever a direct entry points to.
-    fn drop_entry(&mut self, e: u32) {
+    /// Retires whatever a direct entry points to.
+    fn retire_entry(&mut self, e: u32) {
         let at = e & PAYLOAD;
         match e >> TAG_SHIFT {
             TAG_COMPACT => {
-                let n = self.compact[at as usize].count_ones() as usize;
+                let n = self.arena.word(at as usize).count_ones() as usize;
                 let w = 1 + n.div_ceil(Self::PER_WORD);
-                self.free_compact[w].push(at);
-                self.log.free_compact |= 1 << w;
-                self.garbage += 8 * w;
+                self.retire(Kind::Compact, w, at);
             }
             TAG_NODE => {
-                self.free_below(at as usize);
-                self.free_nodes[1].push(at);
-                self.log.free_nodes |= 1 << 1;
-                self.garbage += std::mem::size_of::<Node>();
+                let root = self.arena.nodes[at as usize].get();
+                self.retire_below(root);
+                self.retire(Kind::Nodes, 1, at);
             }
             _ => {}
         }
     }
 
-    /// Recompiles chunk `c` from `rib`.
+    /// Recompiles chunk `c` from `rib` into new blocks and points its direct entry at
+    /// them (copy-on-write: blocks the twin may reach are never modified).
     fn rebuild_chunk(&mut self, rib: &Rib<K, L>, c: usize, items: &mut Vec<(K, u8, E<L>)>) {
         let old = self.direct[c];
-        self.drop_entry(old);
+        self.retire_entry(old);
         rib.items_in(K::from_top(c, K::DIRECT_BITS), K::DIRECT_BITS, items);
-        self.direct[c] = self.compile_chunk(items, rib.dflt[c]);
-        self.log.direct.push(c as u32);
+        self.direct[c] = self.compile_chunk(items, rib.dflt[c], false);
+        self.log.push(c as u32);
     }
 
     /// Brings the structure up to date with `rib` after the prefix `(k, len)` changed
-    /// there: rebuilds only the smallest compiled unit containing it (the subtree of the
-    /// deepest existing node whose range contains the prefix, a whole chunk, or for a
-    /// prefix of at most `DIRECT_BITS` bits every chunk it covers).
+    /// there: recompiles the chunk containing it, or for a prefix of at most
+    /// `DIRECT_BITS` bits every chunk it covers.
     pub(crate) fn patch(&mut self, rib: &Rib<K, L>, k: K, len: u8) {
-        self.log.clear();
-        self.patch_unit(rib, k, len, &mut Vec::new());
-        self.compact_if_sparse(rib);
+        self.patch_many(rib, &[(k, len)]);
     }
 
     /// [`Poptrie::patch`] for many changed prefixes (sorted, deduplicated): each
     /// affected chunk is recompiled once, however many of its prefixes changed (a 4,096-op
     /// batch of the real IPv4 stream changes about 1,900 prefixes in about 640 chunks).
-    /// A chunk with a single changed prefix below /18 and no changed short prefix over
-    /// it keeps the cheaper subtree patch.
     pub(crate) fn patch_many(&mut self, rib: &Rib<K, L>, changed: &[(K, u8)]) {
-        if let [(k, len)] = *changed {
-            return self.patch(rib, k, len);
-        }
         self.log.clear();
-        // (chunk, index into `changed` of its only long prefix, or usize::MAX when the
-        // chunk must be recompiled whole).
-        let mut units: Vec<(usize, usize)> = Vec::with_capacity(changed.len());
-        for (i, &(k, len)) in changed.iter().enumerate() {
+        if self.alloc.is_none() {
+            // Not reached (the writer patches only the copy holding the bookkeeping):
+            // a fresh compile is correct regardless.
+            *self = Poptrie::build(rib);
+            return;
+        }
+        let mut chunks: Vec<usize> = Vec::with_capacity(changed.len());
+        for &(k, len) in changed {
             if u32::from(len) <= K::DIRECT_BITS {
                 let (lo, n) = Rib::<K, L>::chunk_span(k, len);
-                units.extend((lo..lo + n).map(|c| (c, usize::MAX)));
+                chunks.extend(lo..lo + n);
             } else {
-                units.push((k.top(K::DIRECT_BITS), i));
+                chunks.push(k.top(K::DIRECT_BITS));
             }
         }
-        units.sort_unstable();
+        chunks.sort_unstable();
+        chunks.dedup();
         let mut items = Vec::new();
-        let mut i = 0;
-        while i < units.len() {
-            let (c, first) = units[i];
-            let mut j = i + 1;
-            while j < units.len() && units[j].0 == c {
-                j += 1;
-            }
-            if j == i + 1 && first != usize::MAX {
-                let (k, len) = changed[first];
-                self.patch_unit(rib, k, len, &mut items);
-            } else {
-                self.rebuild_chunk(rib, c, &mut items);
-            }
-            i = j;
+        for c in chunks {
+            self.rebuild_chunk(rib, c, &mut items);
         }
-        self.compact_if_sparse(rib);
+        if self.garbage_bytes() > COMPACT_MIN
+            && self.garbage_bytes() > self.live_bytes() / COMPACT_DEN
+        {
+            // Recompiled into a new arena: the twin adopts it when it catches up.
+            *self = Poptrie::build(rib);
+        } else if Arc::strong_count(&self.arena) == 1 {
+            // No twin: nothing else reaches the replaced blocks (`&mut self`).
+            if let Some(a) = self.alloc.as_mut() {
+                a.release_retired();
+            }
+        }
     }
 
-    /// Whether two structures are identical (tests).
+    /// Brings `self` (the twin, equal to `src` before `src`'s last patch and back from
+    /// the grace period of its publication) to the state of `src` and gives it the
+    /// bookkeeping `alloc`, freeing the blocks that patch replaced: neither copy reaches
+    /// them now, and no reader can still be inside them.
+    pub(crate) fn catch_up(&mut self, src: &Self, alloc: Option<Alloc>) {
+        if Arc::ptr_eq(&self.arena, &src.arena) {
+            for &c in &src.log {
+                self.direct[c as usize] = src.direct[c as usize];
+            }
+        } else {
+            self.direct.clone_from(&src.direct);
+            self.arena = Arc::clone(&src.arena);
+        }
+        self.log.clear();
+        self.alloc = alloc;
+        if let Some(a) = self.alloc.as_mut() {
+            a.release_retired();
+        }
+    }
+
+    /// Whether two structures are identical (tests): the same direct table over the
+    /// same arena (or equal arenas).
     #[cfg(test)]
     pub(crate) fn same_as(&self, other: &Self) -> bool {
         self.direct == other.direct
-            && self.nodes == other.nodes
-            && self.leaves == other.leaves
-            && self.compact == other.compact
-            && self.free_nodes == other.free_nodes
-            && self.free_leaves == other.free_leaves
-            && self.free_compact == other.free_compact
-            && self.garbage == other.garbage
+            && (Arc::ptr_eq(&self.arena, &other.arena) || {
+                let (a, b) = (&self.arena, &other.arena);
+                a.nodes.len() == b.nodes.len()
+                    && a.leaves.len() == b.leaves.len()
+                    && a.compact.len() == b.compact.len()
+                    && a.nodes.iter().zip(&b.nodes).all(|(x, y)| x.get() == y.get())
+                    && a.leaves
+                        .iter()
+                        .zip(&b.leaves)
+                        .all(|(x, y)| E::<L>::load(x) == E::<L>::load(y))
+                    && a.compact
+                        .iter()
+                        .zip(&b.compact)
+                        .all(|(x, y)| x.load(Relaxed) == y.load(Relaxed))
+            })
     }
 
-    /// Recompiles everything when replaced parts exceed half of the live bytes.
-    fn compact_if_sparse(&mut self, rib: &Rib<K, L>) {
-        if self.garbage > COMPACT_MIN && self.garbage > self.live_bytes() / COMPACT_DEN {
-            *self = Poptrie::build(rib);
-            self.log.rebuilt = true;
-        }
-    }
-
-    /// Brings `self` to the state of `src` after `src`'s last patch, by copying what that
-    /// patch wrote (its [`PatchLog`]), provided `self` was equal to `src` before it.
-    pub(crate) fn copy_patched(&mut self, src: &Self) {
-        if src.log.rebuilt {
-            self.clone_from(src);
-            self.log.clear();
-            return;
-        }
-        let log = &src.log;
-        self.nodes.resize(src.nodes.len(), Node::default());
-        self.leaves.resize(src.leaves.len(), E::<L>::default());
-        self.compact.resize(src.compact.len(), 0);
-        copy_blocks(&mut self.nodes, &src.nodes, &log.nodes);
-        copy_blocks(&mut self.leaves, &src.leaves, &log.leaves);
-        copy_blocks(&mut self.compact, &src.compact, &log.compact);
-        for &c in &log.direct {
-            self.direct[c as usize] = src.direct[c as usize];
-        }
-        copy_lists(&mut self.free_nodes, &src.free_nodes, log.free_nodes);
-        copy_lists(&mut self.free_leaves, &src.free_leaves, log.free_leaves);
-        copy_lists(
-            &mut self.free_compact,
-            &src.free_compact,
-            u128::from(log.free_compact),
-        );
-        self.garbage = src.garbage;
-        self.log.clear();
-    }
-
-    /// [`Poptrie::patch`] without the compaction check.
-    fn patch_unit(&mut self, rib: &Rib<K, L>, k: K, len: u8, items: &mut Vec<(K, u8, E<L>)>) {
-        if u32::from(len) <= K::DIRECT_BITS {
-            let (lo, n) = Rib::<K, L>::chunk_span(k, len);
-            for c in lo..lo + n {
-                self.rebuild_chunk(rib, c, items);
+    /// Marks the elements reachable from the direct table, per kind (tests).
+    #[cfg(test)]
+    fn reachable(&self) -> [Vec<bool>; 3] {
+        let a = &self.arena;
+        let mut seen = [
+            vec![false; a.nodes.len()],
+            vec![false; a.leaves.len()],
+            vec![false; a.compact.len()],
+        ];
+        fn node<L: Leaf>(a: &Arena<L>, seen: &mut [Vec<bool>; 3], at: usize) {
+            seen[0][at] = true;
+            let n = a.nodes[at].get();
+            let nl = n.leafvec.count_ones() as usize;
+            if n.base1 & INLINE == 0 {
+                seen[1][n.base0 as usize..n.base0 as usize + nl].fill(true);
             }
-        } else {
-            let c = k.top(K::DIRECT_BITS);
-            let e = self.direct[c];
-            if e >> TAG_SHIFT != TAG_NODE {
-                self.rebuild_chunk(rib, c, items);
-            } else {
-                let mut idx = (e & PAYLOAD) as usize;
-                let mut off = K::DIRECT_BITS;
-                loop {
-                    let n = self.nodes[idx];
-                    if u32::from(len) > off + STRIDE {
-                        let v = k.stride(off);
-                        if n.vector & (1u64 << v) != 0 {
-                            idx = n.base1 as usize + (n.vector & upto(v)).count_ones() as usize - 1;
-                            off += STRIDE;
-                            continue;
+            for c in 0..n.vector.count_ones() as usize {
+                node(a, seen, n.base1 as usize + c);
+            }
+        }
+        for &e in &self.direct {
+            let at = (e & PAYLOAD) as usize;
+            match e >> TAG_SHIFT {
+                TAG_COMPACT => {
+                    let n = a.word(at).count_ones() as usize;
+                    seen[2][at..at + 1 + n.div_ceil(Self::PER_WORD)].fill(true);
+                }
+                TAG_NODE => node(a, &mut seen, at),
+                _ => {}
+            }
+        }
+        seen
+    }
+
+    /// See [`Lpm::check_free_unreachable`].
+    #[cfg(test)]
+    pub(crate) fn check_free_unreachable(&self, other: &Self) -> Result<(), String> {
+        let (owner, twin) = match (&self.alloc, &other.alloc) {
+            (Some(_), None) => (self, other),
+            (None, Some(_)) => (other, self),
+            (None, None) => return Err("neither copy holds the bookkeeping".into()),
+            (Some(_), Some(_)) if !Arc::ptr_eq(&self.arena, &other.arena) => {
+                return self.check_own().and_then(|()| other.check_own());
+            }
+            _ => return Err("both copies hold bookkeeping for one arena".into()),
+        };
+        let Some(a) = &owner.alloc else {
+            unreachable!()
+        };
+        let mine = owner.reachable();
+        let theirs = Arc::ptr_eq(&owner.arena, &twin.arena).then(|| twin.reachable());
+        for (kind, lists) in a.free.iter().enumerate() {
+            for (n, list) in lists.iter().enumerate() {
+                for &at in list {
+                    let r = at as usize..at as usize + n;
+                    if mine[kind][r.clone()].iter().any(|&b| b) {
+                        return Err(format!("free block {kind}:{at}+{n} reachable"));
+                    }
+                    if let Some(t) = &theirs {
+                        if t[kind][r].iter().any(|&b| b) {
+                            return Err(format!("free block {kind}:{at}+{n} reachable from the twin"));
                         }
                     }
-                    break;
                 }
-                // Rebuild the subtree at `idx` (range: the top `off` bits of k).
-                let off8 = off as u8;
-                let base = k.and(K::mask(off8));
-                let mut inh = rib.dflt[c];
-                for l in (K::DIRECT_BITS as u8 + 1..=off8).rev() {
-                    if let Some(&v) = rib.map.get(&(base.and(K::mask(l)), l)) {
-                        inh = v;
-                        break;
-                    }
-                }
-                self.free_below(idx);
-                rib.items_in(base, off, items);
-                let node = self.build_node(items, off, inh);
-                self.nodes[idx] = node;
-                self.log.nodes.push((idx as u32, 1));
             }
         }
+        for &(kind, n, at) in &a.retired {
+            let r = at as usize..(at + n) as usize;
+            if mine[kind as usize][r].iter().any(|&b| b) {
+                return Err(format!("retired block {kind:?}:{at}+{n} still reachable"));
+            }
+        }
+        Ok(())
+    }
+
+    /// A copy without a twin: its free and retired blocks must be unreachable.
+    #[cfg(test)]
+    fn check_own(&self) -> Result<(), String> {
+        let Some(a) = &self.alloc else {
+            return Ok(());
+        };
+        let mine = self.reachable();
+        let blocks = a
+            .free
+            .iter()
+            .enumerate()
+            .flat_map(|(k, l)| l.iter().enumerate().flat_map(move |(n, v)| v.iter().map(move |&at| (k, n, at))))
+            .chain(a.retired.iter().map(|&(k, n, at)| (k as usize, n as usize, at)));
+        for (kind, n, at) in blocks {
+            if mine[kind][at as usize..at as usize + n].iter().any(|&b| b) {
+                return Err(format!("free block {kind}:{at}+{n} reachable"));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -826,13 +1069,5 @@ fn paint<K: Key, T: Copy>(s: &mut Slots<T>, items: &[(K, u8, T)], off: u32) {
             let n = 1usize << (off + STRIDE - l);
             s.val[first..first + n].fill(v);
         }
-    }
-}
-
-/// Makes room for `n` more elements, growing by an eighth rather than doubling (memory
-/// is reported by capacity; patches grow the arenas slowly).
-fn grow<T>(v: &mut Vec<T>, n: usize) {
-    if v.len() + n > v.capacity() {
-        v.reserve_exact(n.max(v.capacity() / 8));
     }
 }

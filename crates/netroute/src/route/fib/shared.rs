@@ -83,8 +83,7 @@ impl<K: Key, L: Leaf> SharedFib<K, L> {
     }
 
     fn with_rib(rib: Rib<K, L>, domain: &Domain) -> Self {
-        let lpm = Lpm::build(&rib);
-        let spare = lpm.clone();
+        let (lpm, spare) = Lpm::build(&rib).into_pair();
         SharedFib {
             slot: Slot::new(lpm, domain),
             writer: Mutex::new(Writer {
@@ -134,8 +133,7 @@ impl<K: Key, L: Leaf> SharedFib<K, L> {
         let n = changed.len();
         if n > REBUILD_FRACTION_DEN.max(w.rib.map.len() / REBUILD_FRACTION_DEN) {
             // Heavy churn (a session reset): one fresh compile beats patching.
-            let fresh = Lpm::build(&w.rib);
-            let spare = fresh.clone();
+            let (fresh, spare) = Lpm::build(&w.rib).into_pair();
             let old = self.slot.store(fresh, domain);
             let publish_latency = t0.elapsed();
             drop(w.spare.take());
@@ -152,28 +150,38 @@ impl<K: Key, L: Leaf> SharedFib<K, L> {
         // The spare is missing only if an earlier call panicked half-way: then it is
         // compiled afresh, and the old copy, which the fresh one's (empty) patch log
         // cannot bring up to date, is replaced by a clone of it.
-        let (spare, fresh) = match w.spare.take() {
+        let (mut spare, fresh) = match w.spare.take() {
             Some(mut s) => {
                 s.patch_many(&w.rib, &changed);
                 (s, false)
             }
             None => (Lpm::build(&w.rib), true),
         };
+        #[cfg(test)]
+        {
+            // The blocks the patch may have overwritten were unreachable from both.
+            let g = domain.read();
+            if let Err(e) = spare.check_free_unreachable(self.load(&g)) {
+                panic!("after the patch: {e}");
+            }
+        }
+        // The bookkeeping goes to whichever copy is private next.
+        let state = spare.detach();
         let old = self.slot.store(spare, domain);
         let publish_latency = t0.elapsed();
-        let old = match old {
-            Some(r) => {
-                let mut old = r.into_inner();
-                let g = domain.read();
-                if fresh {
-                    old.clone_from(self.load(&g));
-                } else {
-                    old.catch_up(self.load(&g));
-                }
-                old
-            }
-            None => Lpm::build(&w.rib),
+        // The slot is never empty; were it, the old copy would be rebuilt as a twin.
+        let (mut old, fresh) = match old {
+            Some(r) => (r.into_inner(), fresh),
+            None => (Lpm::empty(), true),
         };
+        {
+            let g = domain.read();
+            if fresh {
+                old.become_twin(self.load(&g), state);
+            } else {
+                old.catch_up(self.load(&g), state);
+            }
+        }
         w.spare = Some(old);
         Ok(ApplyReport {
             changed: changed.len(),
@@ -188,7 +196,9 @@ impl<K: Key, L: Leaf> SharedFib<K, L> {
     pub(crate) fn copies_identical(&self, domain: &Domain) -> bool {
         let w = self.writer.lock().unwrap_or_else(|e| e.into_inner());
         let g = domain.read();
-        w.spare.as_ref().is_some_and(|s| s.same_as(self.load(&g)))
+        w.spare.as_ref().is_some_and(|s| {
+            s.same_as(self.load(&g)) && s.check_free_unreachable(self.load(&g)).is_ok()
+        })
     }
 
     /// Drops the spare copy, as a call that panicked half-way leaves it (tests).
@@ -200,8 +210,7 @@ impl<K: Key, L: Leaf> SharedFib<K, L> {
     /// Recompiles both copies from the prefix set and publishes the result.
     pub fn rebuild(&self, domain: &Domain) {
         let mut w = self.writer.lock().unwrap_or_else(|e| e.into_inner());
-        let fresh = Lpm::build(&w.rib);
-        let spare = fresh.clone();
+        let (fresh, spare) = Lpm::build(&w.rib).into_pair();
         if let Some(old) = self.slot.store(fresh, domain) {
             old.destroy();
         }
