@@ -738,7 +738,13 @@ impl<K: Key, L: Leaf> Poptrie<K, L> {
     /// sorted, inside the node's range); `inherited` is the next hop of the range from
     /// shorter prefixes. Children and leaves are written to new blocks; the node itself
     /// is returned.
-    fn build_node(&mut self, items: &[(K, u8, E<L>)], off: u32, inherited: E<L>, fast: bool) -> Node {
+    fn build_node(
+        &mut self,
+        items: &[(K, u8, E<L>)],
+        off: u32,
+        inherited: E<L>,
+        fast: bool,
+    ) -> Node {
         let mut s = Slots {
             val: [inherited; 64],
         };
@@ -793,7 +799,10 @@ impl<K: Key, L: Leaf> Poptrie<K, L> {
         } else {
             self.alloc(Kind::Leaves, nruns, fast)
         };
-        for (cell, &v) in self.arena.leaves[base0..base0 + nruns].iter().zip(&runs[..nruns]) {
+        for (cell, &v) in self.arena.leaves[base0..base0 + nruns]
+            .iter()
+            .zip(&runs[..nruns])
+        {
             E::<L>::store(cell, v);
         }
         let nchild = vector.count_ones() as usize;
@@ -950,7 +959,10 @@ impl<K: Key, L: Leaf> Poptrie<K, L> {
                 a.nodes.len() == b.nodes.len()
                     && a.leaves.len() == b.leaves.len()
                     && a.compact.len() == b.compact.len()
-                    && a.nodes.iter().zip(&b.nodes).all(|(x, y)| x.get() == y.get())
+                    && a.nodes
+                        .iter()
+                        .zip(&b.nodes)
+                        .all(|(x, y)| x.get() == y.get())
                     && a.leaves
                         .iter()
                         .zip(&b.leaves)
@@ -1020,10 +1032,12 @@ impl<K: Key, L: Leaf> Poptrie<K, L> {
                     if mine[kind][r.clone()].iter().any(|&b| b) {
                         return Err(format!("free block {kind}:{at}+{n} reachable"));
                     }
-                    if let Some(t) = &theirs {
-                        if t[kind][r].iter().any(|&b| b) {
-                            return Err(format!("free block {kind}:{at}+{n} reachable from the twin"));
-                        }
+                    if let Some(t) = &theirs
+                        && t[kind][r].iter().any(|&b| b)
+                    {
+                        return Err(format!(
+                            "free block {kind}:{at}+{n} reachable from the twin"
+                        ));
                     }
                 }
             }
@@ -1048,8 +1062,16 @@ impl<K: Key, L: Leaf> Poptrie<K, L> {
             .free
             .iter()
             .enumerate()
-            .flat_map(|(k, l)| l.iter().enumerate().flat_map(move |(n, v)| v.iter().map(move |&at| (k, n, at))))
-            .chain(a.retired.iter().map(|&(k, n, at)| (k as usize, n as usize, at)));
+            .flat_map(|(k, l)| {
+                l.iter()
+                    .enumerate()
+                    .flat_map(move |(n, v)| v.iter().map(move |&at| (k, n, at)))
+            })
+            .chain(
+                a.retired
+                    .iter()
+                    .map(|&(k, n, at)| (k as usize, n as usize, at)),
+            );
         for (kind, n, at) in blocks {
             if mine[kind][at as usize..at as usize + n].iter().any(|&b| b) {
                 return Err(format!("free block {kind}:{at}+{n} reachable"));

@@ -132,15 +132,20 @@
 //! [`Fib::insert`]/[`Fib::remove`] update the prefix set and then recompile only the
 //! affected unit.
 //!
-//! IPv4 (Poptrie): the subtree of the deepest existing node whose 6-bit range contains
-//! the prefix, the whole /18 chunk (a leaf-only record), or, for a prefix of 18 bits or
-//! fewer, every chunk it covers (a /8 touches 1,024 chunks). Replaced blocks go to
-//! per-size free lists and are reused by later patches; when free bytes exceed half of
-//! the live bytes the structure is recompiled. A batch recompiles each affected chunk
-//! once, however many of its prefixes changed: a 4,096-op batch of the real stream
-//! changes about 1,900 prefixes in about 640 chunks. Replaying the 24 h RIS stream one
-//! update at a time costs 0.65–1.04 µs per update on average (p99 2.2–3.2 µs; six runs
-//! in session 4, AMD EPYC guest, BENCHMARKS.md).
+//! IPv4 (Poptrie): the unit is the /18 chunk holding the prefix or, for a prefix of 18
+//! bits or fewer, every chunk it covers (a /8 touches 1,024 chunks). A chunk is
+//! recompiled into free or new arena blocks and its direct entry repointed: copy-on-write,
+//! so a block a reader may reach is never written (until session 4 a long prefix in a
+//! deep chunk rebuilt only the subtree below its deepest node, in place; on the RIS
+//! table, where every chunk is one leaf-only record, that made no difference). Replaced
+//! blocks are retired, then freed into per-size free lists once no copy reaches them (at
+//! once in a [`Fib`]; in a [`SharedFib`] after the other copy caught up) and reused by
+//! later patches; when free and retired bytes exceed half of the live bytes the structure
+//! is recompiled. A batch recompiles each affected chunk once, however many of its
+//! prefixes changed: a 4,096-op batch of the real stream changes about 1,900 prefixes in
+//! about 640 chunks. Replaying the 24 h RIS stream one update at a time costs 0.65–1.04 µs
+//! per update on average (p99 2.2–3.2 µs; six runs in session 4, AMD EPYC guest,
+//! BENCHMARKS.md).
 //!
 //! IPv6 (ranges): the unit is the prefix's own key interval (or, past /48, its /48 key
 //! with the child chunks below it). Its ranges are recomputed from the prefix set (the
@@ -164,47 +169,57 @@
 //! # Concurrency
 //!
 //! [`SharedFib`] lets readers look up while a writer updates, with the project's
-//! passive serialization ([`psref`]): two compiled copies, the published one in a
-//! [`psref::Slot`]. A reader opens one read section (per batch or per session, not per
-//! lookup), loads the published [`Lpm`] and looks up freely; it writes no shared memory.
-//! A writer patches the private copy, publishes it with one pointer swap, waits for the
-//! grace period (`synchronize`), then brings the old copy up to date by copying what the
-//! patch wrote (a patch log: the changed chunks and direct entries for IPv6; the written
-//! arena blocks, direct entries and free-list classes for IPv4; everything after a
-//! compaction), so each batch is compiled once and copied once; the old copy becomes
-//! the next private one (left-right). Readers therefore never see a partially applied
-//! batch, and no memory a reader can reach is modified or freed; after every batch the
-//! two copies are byte-for-byte equal (checked by the tests).
+//! passive serialization ([`psref`]): two compiled copies (left-right), the published
+//! one in a [`psref::Slot`]. A reader opens one read section (per batch or per session,
+//! not per lookup), loads the published [`Lpm`] and looks up freely; it writes no shared
+//! memory. A writer patches the private copy, publishes it with one pointer swap, waits
+//! for the grace period (`synchronize`), then brings the old copy up to date and keeps
+//! it as the next private one. Readers therefore never see a partially applied batch.
+//!
+//! The copies share most of their memory, so that a reader moving to the newly
+//! published copy finds it in its caches (with two private IPv4 copies, a reader doing
+//! batch lookups kept only 65–90 % of its idle rate while a writer published every
+//! single update, in a fenced domain; it keeps 93–97 % with one shared arena, session 5):
+//!
+//! * IPv4: one arena of nodes, leaves and records, two direct tables (1 MiB each). The
+//!   arena's elements are relaxed atomics; the writer writes only blocks that neither
+//!   direct table reaches (free-listed or never used), and frees the blocks a batch
+//!   replaced only after the publication's grace period and the other copy's catch-up
+//!   (the two copies then reach the same blocks again). The catch-up copies the direct
+//!   entries the batch wrote. An arena that must grow while shared is copied into a new
+//!   one, which the other copy adopts when it catches up (as after a compaction).
+//! * IPv6: chunk lines are immutable and reference-counted; the catch-up copies the
+//!   changed chunks' references and direct entries.
+//!
+//! No memory a reader can reach is modified or freed; after every batch the two copies
+//! are equal (the tests check it, and that no free block is reachable from either copy,
+//! before and after every patch).
 //!
 //! Publication latency (call to visibility) is the patch time of one copy: a few µs
 //! for a single update, about 0.75 ms (IPv4) and 3 ms (IPv6) for a batch of 4,096 real
-//! updates, 10–20 ms for 65,536; the call returns after the grace period and the copy.
-//! Batched replay of the real 24 h streams runs at about 4.5 M updates/s for IPv4
-//! already with 4,096-op batches (a publication every 3.5 ms at most), and 2.1 M / 4.2 M
-//! for IPv6 with 16,384 / 65,536-op batches (every 14 / 20 ms; BENCHMARKS.md, "Session
-//! 4"). The cost is memory: two compiled copies, except that the IPv6 copies share the
-//! lines of every chunk the last batch did not replace (chunk lines are immutable and
-//! reference-counted; the catch-up of a chunk is a reference copy): on the RIS tables
-//! about 8 MiB for IPv4 and 2.8 MiB for IPv6 (one copy: 2.5 MiB, plus the second direct
-//! table), plus the writer-side prefix set (reported separately,
+//! updates, 10–20 ms for 65,536; the call returns after the grace period and the
+//! catch-up. Batched replay of the real 24 h streams runs at 4.1–4.9 M updates/s for
+//! IPv4 already with 4,096-op batches (a publication every 2–5 ms; session 5), and
+//! 2.1 M / 4.2 M for IPv6 with 16,384 / 65,536-op batches (every 14 / 20 ms; session 4;
+//! BENCHMARKS.md). Memory on the RIS tables: one copy plus a direct table, about 5 MiB
+//! for IPv4 and 2.8 MiB for IPv6, plus the writer-side prefix set (reported separately,
 //! [`Fib::rib_memory_bytes`]).
 //!
 //! Which psref domain: every grace period of a [`psref::Domain::new`] domain interrupts
 //! the running readers with `membarrier(2)`, and on the project's 2-vCPU KVM guests
 //! that costs a FIB reader about 6 µs each: a writer publishing every single update
-//! takes a reader doing batch lookups down to 26–68 % (IPv4) / 64–87 % (IPv6) of its
-//! idle rate. In a [`psref::Domain::fenced`] domain readers pay one locked instruction
-//! per section instead and writers never interrupt them: 71–76 % / 93–98 % for the same
-//! replay, with a writer 2–3× faster. FIB readers open one section per batch, so the
+//! takes a reader doing batch lookups down to 43–47 % (IPv4, session 5) / 64–87 % (IPv6,
+//! session 4) of its idle rate. In a [`psref::Domain::fenced`] domain readers pay one
+//! locked instruction per section instead and writers never interrupt them: 93–97 % /
+//! 93–98 % for the same replay, with a writer 2–3× faster. FIB readers open one section per batch, so the
 //! fence is noise for them: use a fenced domain for a `SharedFib` that is updated while
 //! it is read.
 //!
-//! How often to publish: each publication moves the readers to the other copy, whose
-//! lines are not in their caches. Publications about 20–40 ms apart (131,072-op batches
-//! of a full-speed replay) leave an IPv4 reader 96–98 % of its idle rate and an IPv6
-//! reader 88–97 %; hundreds to thousands of publications a second cost an IPv4 reader a
-//! third or more (a reader flipping between two idle copies every 5 ms already loses a
-//! quarter). Under heavy churn, batch updates over tens of milliseconds.
+//! How often to publish: each publication moves the readers to the other copy, of which
+//! only the part the two copies do not share (the IPv4 direct table, the IPv6 direct
+//! table and changed chunks) is not in their caches. In a fenced domain an IPv4 reader
+//! keeps 91–99 % of its idle rate whether the writer publishes every update or every
+//! 131,072 (three runs, session 5), an IPv6 reader 88–98 % (session 4).
 //!
 //! The routing tables run the same left-right scheme through their own slot and RIB
 //! lock (`versions.rs`, crate-private): the writer patches the private copy and the
@@ -212,7 +227,9 @@
 //! after the lock is released (by the delete path, which must wait for it anyway), so
 //! the retired copy comes back later and is caught up from a log of the prefixes
 //! changed since it was published (recompiling them; or, if it comes back too late,
-//! dropped and the published copy cloned).
+//! dropped and the published copy cloned). Those copies do not share an IPv4 arena
+//! (each patches its own), so their readers still pay for the flip between two private
+//! copies.
 //!
 //! # Example
 //!

@@ -41,15 +41,16 @@ pub struct ApplyReport {
 /// unpublished copy (only the affected units, each once per batch), publishes it with
 /// one pointer swap, waits for a grace period (`synchronize` + drain of the old copy's
 /// psref target) and then brings the old copy up to date by copying the parts the patch
-/// wrote (no second compile); it becomes the next spare. No copy is ever modified while
-/// a reader can reach it.
+/// wrote (no second compile); it becomes the next spare. The copies share most of their
+/// memory (IPv4: one arena under two direct tables; IPv6: unchanged chunks), and no part
+/// a reader can reach is ever modified or freed.
 ///
 /// Guarantees: a reader sees each batch completely or not at all, never a half-patched
 /// structure; readers never block and write no shared cache line per lookup. A batch is
 /// visible to read sections opened after [`ApplyReport::publish_latency`] (the patch time
 /// of one copy, a few µs for a routine update); the call returns after the grace period
-/// and the copy. After every call the two copies are identical. Memory: two compiled
-/// copies.
+/// and the catch-up. After every call the two copies are identical. Memory: one compiled
+/// copy plus what the copies do not share ([`SharedFib::memory_bytes`]).
 ///
 /// Use a [`Domain::fenced`](psref::Domain::fenced) domain when the FIB is updated while
 /// it is read: a membarrier domain's grace periods interrupt every running reader (see
@@ -232,8 +233,15 @@ impl<K: Key, L: Leaf> SharedFib<K, L> {
         self.len() == 0
     }
 
+    /// Heap bytes of the published compiled copy: what lookups read.
+    pub fn published_bytes(&self, domain: &Domain) -> usize {
+        let g = domain.read();
+        self.load(&g).memory_bytes()
+    }
+
     /// Heap bytes of both compiled copies (the published one and what the spare does
-    /// not share with it: IPv6 copies share the lines of unchanged chunks).
+    /// not share with it: IPv4 copies share their arenas and differ only in their 1 MiB
+    /// direct tables, IPv6 copies share the lines of unchanged chunks).
     pub fn memory_bytes(&self, domain: &Domain) -> usize {
         let w = self.writer.lock().unwrap_or_else(|e| e.into_inner());
         let g = domain.read();

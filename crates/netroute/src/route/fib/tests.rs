@@ -434,6 +434,57 @@ fn shared_churn_keeps_copies_identical_v4() {
 /// The two IPv6 copies of a `SharedFib` share the lines of every chunk a batch did not
 /// replace: the pair costs little more than one copy, before and after updates.
 #[test]
+fn shared_v4_copies_share_the_arena() {
+    let mut r = Rng(6);
+    // Long prefixes too, so that chunks are node trees and leaf arrays, not only records.
+    let routes: Vec<(u32, u8, NextHop)> = (0..20_000)
+        .map(|_| {
+            let len = 8 + (r.next() % 25) as u8;
+            let a = r.next() as u32 & u32::mask(len);
+            (a, len, nh((r.next() % 500) as u32))
+        })
+        .collect();
+    let domain = psref::Domain::fenced();
+    let fib = SharedFib::<u32>::from_routes(routes.iter().copied(), &domain).unwrap();
+    // The spare owns only its direct table (2^18 entries).
+    let direct = (1 << 18) * 4;
+    assert_eq!(
+        fib.memory_bytes(&domain),
+        fib.published_bytes(&domain) + direct
+    );
+    let mut grew = 0;
+    for round in 0..200u32 {
+        let before = fib.published_bytes(&domain);
+        let ops: Vec<FibOp<u32>> = (0..1 + round % 40)
+            .map(|i| {
+                let (a, l, _) = routes[((round * 131 + i * 17) as usize) % routes.len()];
+                if (round + i) % 3 == 0 {
+                    FibOp::Remove { addr: a, len: l }
+                } else {
+                    FibOp::Insert {
+                        addr: a,
+                        len: l,
+                        nh: nh(500 + (round + i) % 100),
+                    }
+                }
+            })
+            .collect();
+        fib.apply(&ops, &domain).unwrap();
+        assert!(fib.copies_identical(&domain), "round {round}");
+        // After every batch the two copies are one arena again (the twin adopts a grown
+        // or recompiled arena when it catches up).
+        assert_eq!(
+            fib.memory_bytes(&domain),
+            fib.published_bytes(&domain) + direct,
+            "round {round}"
+        );
+        grew += usize::from(fib.published_bytes(&domain) > before);
+    }
+    // Freed blocks are reused: the arena grows now and then, not with every batch.
+    assert!(grew < 40, "the arena grew in {grew} of 200 batches");
+}
+
+#[test]
 fn shared_v6_copies_share_unchanged_chunks() {
     let mut r = Rng(5);
     let routes: Vec<(u128, u8, NextHop)> = (0..20_000)
