@@ -10,7 +10,9 @@
 //! `in-table-dep/{ours,prefix-trie}` (each address depends on the previous result through
 //! its top bits: latency). After the criterion groups a plain report prints memory
 //! (counting allocator), bulk build time from shuffled input and the cost of replaying the
-//! 24 h update stream one update at a time.
+//! 24 h update stream one update at a time, and the lookup comparisons again as paired
+//! windows (ours and prefix-trie alternating every 100 ms, ratio per pair: robust
+//! against drift of a shared host).
 
 #[path = "../tests/common/ris.rs"]
 mod ris;
@@ -206,6 +208,112 @@ where
     g.finish();
 }
 
+/// Ours against a peer in alternating windows (peer, ours, peer, ..., peer: `PAIRS` of
+/// ours), each at least 100 ms of whole passes over `addrs` after one warm-up pass; each
+/// of our windows is compared with the mean of the peer windows on either side, so that
+/// drift of the shared host (which moved prefix-trie's in-table rate between 11 and 40
+/// Mlps from one criterion run to the next) hits both sides alike. Prints the median
+/// ratio and its spread.
+fn paired<K: Bench>(what: &str, n: usize, ours: &mut dyn FnMut() -> u64, peer: &mut dyn FnMut() -> u64) {
+    const PAIRS: usize = 10;
+    const WINDOW: Duration = Duration::from_millis(100);
+    let mut window = |f: &mut dyn FnMut() -> u64| {
+        black_box(f());
+        let t = Instant::now();
+        let mut passes = 0u64;
+        while t.elapsed() < WINDOW {
+            black_box(f());
+            passes += 1;
+        }
+        (passes * n as u64) as f64 / t.elapsed().as_secs_f64()
+    };
+    let mut peer_rates = vec![window(peer)];
+    let mut our_rates = Vec::new();
+    for _ in 0..PAIRS {
+        our_rates.push(window(ours));
+        peer_rates.push(window(peer));
+    }
+    let mut ratios: Vec<f64> = (0..PAIRS)
+        .map(|i| our_rates[i] / ((peer_rates[i] + peer_rates[i + 1]) / 2.0))
+        .collect();
+    ratios.sort_by(f64::total_cmp);
+    let med = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2] / 1e6
+    };
+    println!(
+        "REPORT fib-{} paired {what}: ours {:.1} Mlps, prefix-trie {:.1} Mlps (median windows); ratio median {:.2}x (min {:.2}, max {:.2}; {PAIRS} window pairs)",
+        K::TAG,
+        med(&mut our_rates),
+        med(&mut peer_rates),
+        ratios[PAIRS / 2],
+        ratios[0],
+        ratios[PAIRS - 1],
+    );
+}
+
+/// The lookup comparisons of the criterion group, as [`paired`] windows.
+fn paired_lookups<K: Bench>(table: &[(K, u8)], routes: &[(K, u8, NextHop)])
+where
+    (K, u8): prefix_trie::Prefix,
+{
+    let fib = Fib::from_routes(routes.iter().copied()).expect("valid table");
+    let mut pt: PrefixMap<(K, u8), u16> = PrefixMap::new();
+    for &(a, l, n) in routes {
+        pt.insert((a, l), n.index());
+    }
+    let mut r = Rng(1);
+    let in_table: Vec<K> = (0..N)
+        .map(|_| {
+            let (a, l) = table[(r.next_u64() % table.len() as u64) as usize];
+            K::inside(&mut r, a, l)
+        })
+        .collect();
+    let uniform: Vec<K> = (0..N).map(|_| K::uniform(&mut r)).collect();
+    let peer_single = |addrs: &[K]| {
+        addrs.iter().fold(0u64, |s, &a| {
+            s.wrapping_add(pt.get_lpm(&K::host(a)).map_or(0, |(_, &v)| u64::from(v)))
+        })
+    };
+    let mut out = vec![None; N];
+    for (name, addrs) in [("in-table", &in_table), ("uniform", &uniform)] {
+        paired::<K>(
+            &format!("{name} single"),
+            N,
+            &mut || addrs.iter().fold(0u64, |s, &a| s.wrapping_add(sum(fib.lookup(a)))),
+            &mut || peer_single(addrs),
+        );
+        paired::<K>(
+            &format!("{name} batch"),
+            N,
+            &mut || {
+                fib.lookup_batch(addrs, &mut out);
+                out.iter().fold(0u64, |s, &o| s.wrapping_add(sum(o)))
+            },
+            &mut || peer_single(addrs),
+        );
+    }
+    paired::<K>(
+        "in-table dependent",
+        N,
+        &mut || {
+            let mut prev = None;
+            in_table.iter().fold(0u64, |s, &a| {
+                prev = fib.lookup(a.xor(K::dep(prev)));
+                s.wrapping_add(sum(prev))
+            })
+        },
+        &mut || {
+            let mut prev = None;
+            in_table.iter().fold(0u64, |s, &a| {
+                let p = pt.get_lpm(&K::host(a.xor(K::dep(prev)))).map(|(_, &v)| v);
+                prev = p.map(|v| NextHop::new(u32::from(v)).expect("in range"));
+                s.wrapping_add(sum(prev))
+            })
+        },
+    );
+}
+
 fn report_family<K: Bench>()
 where
     (K, u8): prefix_trie::Prefix,
@@ -221,6 +329,7 @@ where
         let j = (r.next_u64() % (i as u64 + 1)) as usize;
         routes.swap(i, j);
     }
+    paired_lookups::<K>(&table, &routes);
     let before = LIVE.load(Ordering::Relaxed);
     let t = Instant::now();
     let mut fib = Fib::from_routes(routes.iter().copied()).expect("valid table");
