@@ -12,7 +12,7 @@
 //! (counting allocator), bulk build time from shuffled input and the cost of replaying the
 //! 24 h update stream one update at a time, and the lookup comparisons again as paired
 //! windows (ours and prefix-trie alternating every 100 ms, ratio per pair: robust
-//! against drift of a shared host).
+//! against drift of a shared host; `FIB_PAIRED_ONLY=1` stops the report after them).
 
 #[path = "../tests/common/ris.rs"]
 mod ris;
@@ -214,10 +214,15 @@ where
 /// drift of the shared host (which moved prefix-trie's in-table rate between 11 and 40
 /// Mlps from one criterion run to the next) hits both sides alike. Prints the median
 /// ratio and its spread.
-fn paired<K: Bench>(what: &str, n: usize, ours: &mut dyn FnMut() -> u64, peer: &mut dyn FnMut() -> u64) {
+fn paired<K: Bench>(
+    what: &str,
+    n: usize,
+    ours: &mut dyn FnMut() -> u64,
+    peer: &mut dyn FnMut() -> u64,
+) {
     const PAIRS: usize = 10;
     const WINDOW: Duration = Duration::from_millis(100);
-    let mut window = |f: &mut dyn FnMut() -> u64| {
+    let window = |f: &mut dyn FnMut() -> u64| {
         black_box(f());
         let t = Instant::now();
         let mut passes = 0u64;
@@ -280,7 +285,11 @@ where
         paired::<K>(
             &format!("{name} single"),
             N,
-            &mut || addrs.iter().fold(0u64, |s, &a| s.wrapping_add(sum(fib.lookup(a)))),
+            &mut || {
+                addrs
+                    .iter()
+                    .fold(0u64, |s, &a| s.wrapping_add(sum(fib.lookup(a))))
+            },
             &mut || peer_single(addrs),
         );
         paired::<K>(
@@ -330,6 +339,9 @@ where
         routes.swap(i, j);
     }
     paired_lookups::<K>(&table, &routes);
+    if std::env::var_os("FIB_PAIRED_ONLY").is_some() {
+        return;
+    }
     let before = LIVE.load(Ordering::Relaxed);
     let t = Instant::now();
     let mut fib = Fib::from_routes(routes.iter().copied()).expect("valid table");
