@@ -177,9 +177,10 @@
 //! it as the next private one. Readers therefore never see a partially applied batch.
 //!
 //! The copies share most of their memory, so that a reader moving to the newly
-//! published copy finds it in its caches (with two private IPv4 copies, a reader doing
-//! batch lookups kept only 65–90 % of its idle rate while a writer published every
-//! single update, in a fenced domain; it keeps 93–97 % with one shared arena, session 5):
+//! published copy finds it in its caches. With two private IPv4 copies, a reader doing
+//! batch lookups kept 75–84 % of its idle rate while a writer published every single
+//! update in a fenced domain; with one shared arena it keeps 93 % (median of nine runs,
+//! session 5; BENCHMARKS.md). What the copies share:
 //!
 //! * IPv4: one arena of nodes, leaves and records, two direct tables (1 MiB each). The
 //!   arena's elements are relaxed atomics; the writer writes only blocks that neither
@@ -198,8 +199,8 @@
 //! Publication latency (call to visibility) is the patch time of one copy: a few µs
 //! for a single update, about 0.75 ms (IPv4) and 3 ms (IPv6) for a batch of 4,096 real
 //! updates, 10–20 ms for 65,536; the call returns after the grace period and the
-//! catch-up. Batched replay of the real 24 h streams runs at 4.1–4.9 M updates/s for
-//! IPv4 already with 4,096-op batches (a publication every 2–5 ms; session 5), and
+//! catch-up. Batched replay of the real 24 h streams runs at 3.6–5.2 M updates/s for
+//! IPv4 already with 4,096-op batches (a publication every 1.7–2.7 ms; session 5), and
 //! 2.1 M / 4.2 M for IPv6 with 16,384 / 65,536-op batches (every 14 / 20 ms; session 4;
 //! BENCHMARKS.md). Memory on the RIS tables: one copy plus a direct table, about 5 MiB
 //! for IPv4 and 2.8 MiB for IPv6, plus the writer-side prefix set (reported separately,
@@ -208,18 +209,18 @@
 //! Which psref domain: every grace period of a [`psref::Domain::new`] domain interrupts
 //! the running readers with `membarrier(2)`, and on the project's 2-vCPU KVM guests
 //! that costs a FIB reader about 6 µs each: a writer publishing every single update
-//! takes a reader doing batch lookups down to 43–47 % (IPv4, session 5) / 64–87 % (IPv6,
-//! session 4) of its idle rate. In a [`psref::Domain::fenced`] domain readers pay one
-//! locked instruction per section instead and writers never interrupt them: 93–97 % /
-//! 93–98 % for the same replay, with a writer 2–3× faster. FIB readers open one section per batch, so the
-//! fence is noise for them: use a fenced domain for a `SharedFib` that is updated while
-//! it is read.
+//! takes a reader doing batch lookups down to about 44 % (IPv4, session 5) / 64–87 %
+//! (IPv6, session 4) of its idle rate. In a [`psref::Domain::fenced`] domain readers pay
+//! one locked instruction per section instead and writers never interrupt them: 93 % /
+//! 92 % (medians, session 5) for the same replay, with a writer 2–3× faster. FIB readers
+//! open one section per batch, so the fence is noise for them: use a fenced domain for a
+//! `SharedFib` that is updated while it is read.
 //!
 //! How often to publish: each publication moves the readers to the other copy, of which
 //! only the part the two copies do not share (the IPv4 direct table, the IPv6 direct
 //! table and changed chunks) is not in their caches. In a fenced domain an IPv4 reader
-//! keeps 91–99 % of its idle rate whether the writer publishes every update or every
-//! 131,072 (three runs, session 5), an IPv6 reader 88–98 % (session 4).
+//! keeps 93–97 % of its idle rate (medians of nine runs, session 5) whether the writer
+//! publishes every update or every 131,072, an IPv6 reader 88–98 % (session 4).
 //!
 //! The routing tables run the same left-right scheme through their own slot and RIB
 //! lock (`versions.rs`, crate-private): the writer patches the private copy and the
