@@ -369,6 +369,74 @@ impl<K: Key, L: Leaf> Lpm<K, L> {
         }
     }
 
+    /// Whether `self` and `other` are the two copies of a left-right pair over one IPv4
+    /// arena ([`Lpm::twin`] and what patching and catching up make of it). IPv6 copies
+    /// share chunks without bookkeeping and are never twins in this sense.
+    pub(crate) fn is_twin_of(&self, other: &Lpm<K, L>) -> bool {
+        match (&self.0, &other.0) {
+            (Inner::Poptrie(a), Inner::Poptrie(b)) => Arc::ptr_eq(&a.arena, &b.arena),
+            _ => false,
+        }
+    }
+
+    /// Whether the twin of a copy shares its memory under the writer's bookkeeping (IPv4;
+    /// IPv6 copies share chunks by reference counting instead).
+    pub(crate) fn twins_share_memory(&self) -> bool {
+        matches!(self.0, Inner::Poptrie(_))
+    }
+
+    /// Whether `self` holds the writer's bookkeeping (always for IPv6).
+    pub(crate) fn has_bookkeeping(&self) -> bool {
+        match &self.0 {
+            Inner::Poptrie(p) => p.alloc.is_some(),
+            Inner::Ranges(_) => true,
+        }
+    }
+
+    /// Whether the writer may patch `self` on its own: it holds its bookkeeping and no
+    /// other copy shares its arena (always for IPv6).
+    pub(crate) fn is_private(&self) -> bool {
+        match &self.0 {
+            Inner::Poptrie(p) => p.alloc.is_some() && Arc::strong_count(&p.arena) == 1,
+            Inner::Ranges(_) => true,
+        }
+    }
+
+    /// A private copy of `self` (its own IPv4 arena) for the writer, with `state` as its
+    /// bookkeeping if `self` was detached; `None` if neither has any.
+    pub(crate) fn private_copy(&self, state: Option<&Detached>) -> Option<Self> {
+        match &self.0 {
+            Inner::Poptrie(p) => {
+                let mut c = p.clone();
+                if c.alloc.is_none() {
+                    c.alloc = state.and_then(|s| s.0.clone());
+                }
+                // Blocks retired by the patch that made `self` are not reached by it, so
+                // not by its copy either.
+                c.alloc.as_mut()?.release_retired();
+                Some(Lpm(Inner::Poptrie(c)))
+            }
+            Inner::Ranges(r) => Some(Lpm(Inner::Ranges(r.clone()))),
+        }
+    }
+
+    /// [`Lpm::catch_up`] for an IPv4 twin that may be more than one patch behind `src`:
+    /// copies the direct entries of every chunk a prefix of `changed` (the prefixes
+    /// changed since the twin was last equal to `src`) covers, takes the bookkeeping
+    /// `state` if given (else keeps its own) and frees the retired blocks. The caller
+    /// guarantees that no reader is inside `self` any more and that `src`'s patches
+    /// since then changed only those prefixes.
+    pub(crate) fn catch_up_twin(
+        &mut self,
+        src: &Lpm<K, L>,
+        changed: &[(K, u8)],
+        state: Option<Detached>,
+    ) {
+        if let (Inner::Poptrie(d), Inner::Poptrie(s)) = (&mut self.0, &src.0) {
+            d.catch_up_chunks(s, changed, state.and_then(|s| s.0));
+        }
+    }
+
     /// Whether two structures are identical (tests of [`Lpm::catch_up`]).
     #[cfg(test)]
     pub(crate) fn same_as(&self, other: &Lpm<K, L>) -> bool {
@@ -944,6 +1012,27 @@ impl<K: Key, L: Leaf> Poptrie<K, L> {
         }
         self.log.clear();
         self.alloc = alloc;
+        if let Some(a) = self.alloc.as_mut() {
+            a.release_retired();
+        }
+    }
+
+    /// See [`Lpm::catch_up_twin`].
+    fn catch_up_chunks(&mut self, src: &Self, changed: &[(K, u8)], alloc: Option<Alloc>) {
+        debug_assert!(Arc::ptr_eq(&self.arena, &src.arena), "not a twin");
+        for &(k, len) in changed {
+            if u32::from(len) <= K::DIRECT_BITS {
+                let (lo, n) = Rib::<K, L>::chunk_span(k, len);
+                self.direct[lo..lo + n].copy_from_slice(&src.direct[lo..lo + n]);
+            } else {
+                let c = k.top(K::DIRECT_BITS);
+                self.direct[c] = src.direct[c];
+            }
+        }
+        self.log.clear();
+        if alloc.is_some() {
+            self.alloc = alloc;
+        }
         if let Some(a) = self.alloc.as_mut() {
             a.release_retired();
         }

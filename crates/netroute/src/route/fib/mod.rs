@@ -227,10 +227,10 @@
 //! table publishes it while holding its RIB lock, but the grace period is waited for
 //! after the lock is released (by the delete path, which must wait for it anyway), so
 //! the retired copy comes back later and is caught up from a log of the prefixes
-//! changed since it was published (recompiling them; or, if it comes back too late,
-//! dropped and the published copy cloned). Those copies do not share an IPv4 arena
-//! (each patches its own), so their readers still pay for the flip between two private
-//! copies.
+//! changed since it was published (IPv4: the published version's twin, copying the
+//! direct entries of the changed chunks at the next batch, as above; IPv6: recompiling
+//! the changed prefixes; a version that comes back too late is dropped and the published
+//! one copied).
 //!
 //! # Example
 //!
