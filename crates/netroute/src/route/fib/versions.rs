@@ -8,7 +8,8 @@
 //! between), and its delete path must be the one that waits. So the pieces are split:
 //! [`Versions::next`] returns the next version to publish (the private copy, patched), the
 //! table stores it in its slot, and once the retired version came back from the grace
-//! period [`Versions::recycle`] catches it up and keeps it as the next private copy.
+//! period [`Versions::recycle`] keeps it as the next private copy (caught up at once, or,
+//! for an IPv4 twin, at the next batch from the published version).
 //!
 //! Every version carries the sequence number of the batch it reflects; the writer keeps
 //! the prefixes changed by recent batches (the log). IPv4 versions come in twins sharing
