@@ -13,7 +13,8 @@
 //!   and which of `popcnt`/`avx2`/`avx512f` the CPU has (the code is compiled once, for
 //!   the build's target features: `RUSTFLAGS="-C target-cpu=native"` to use them).
 //! * **Updates**: a stream replayed into a [`SharedFib`] in batches while one reader
-//!   thread looks up; the reader's rate idle and during the replay, and updates/s. The
+//!   thread looks up; the reader's rate idle (before and after the replay, averaged)
+//!   and during the replay, and updates/s. The
 //!   same replay into prefix-trie behind a `RwLock` and behind an `ArcSwap` rebuilt by
 //!   copying (the single-writer peers made concurrent the usual two ways).
 //! * **Route cache**: `RouteCache` hit paths against a fresh `RouteTables::lookup` on the
@@ -600,9 +601,16 @@ fn replay_rows(
 }
 
 impl Timeline {
-    /// Mean reader rate before the replay and during it.
+    /// Mean reader rate while idle (the windows before the replay and after it, so that
+    /// a host slowing down or speeding up over the run biases neither side) and during
+    /// the replay.
     fn idle_and_during(&self) -> (f64, f64) {
-        let idle = &self.rates[..self.start];
+        let end = self.end.min(self.rates.len());
+        let idle: Vec<f64> = self.rates[..self.start.min(end)]
+            .iter()
+            .chain(&self.rates[end..])
+            .copied()
+            .collect();
         (
             idle.iter().sum::<f64>() / idle.len().max(1) as f64,
             self.during,
