@@ -794,6 +794,120 @@ fn whole_batches_in<K: Key>(domain: psref::Domain, prefixes: &[(K, u8)]) {
     });
 }
 
+/// Readers race a writer that patches (small batches, the incremental path, not the
+/// heavy-churn rebuild): the prefixes come in pairs, and each batch flips both prefixes
+/// of one pair to the pair's next state. Every read section must see each pair in one
+/// state (no half-applied batch), and every answer must be one of the two next hops of
+/// the probe's own prefix (a reader reaching a block the writer freed and reused would
+/// see another prefix's next hop). The tables mix deep chunks (nodes and leaf arrays)
+/// with leaf-only records, so blocks of every kind are retired and reused under the
+/// readers.
+#[test]
+fn concurrent_readers_see_patched_pairs() {
+    // IPv4: /32s and /28s in 10.128.0.0/9 (node chunks), /20–/24s in 10.0.0.0/9 (records),
+    // all disjoint, under a covering /8.
+    let v4: Vec<(u32, u8)> = (0..160u32)
+        .map(|i| {
+            let len = [32, 28, 24, 20][(i % 4) as usize];
+            let base = if len >= 28 { 0x0a80_0000 } else { 0x0a00_0000 };
+            let a = base | (i.wrapping_mul(0x9e37_79b9) >> 9 << 8 & 0x007f_ff00) | (i & 0xf0);
+            (a & u32::mask(len), len)
+        })
+        .collect();
+    let v6: Vec<(u128, u8)> = (0..160u128)
+        .map(|i| {
+            let len = [48u8, 56, 64, 128][(i % 4) as usize];
+            let a = (0x2001u128 << 112) | ((i * 0x9e37_79b9) & 0xffff_ffff) << 80 | i << 64;
+            (a & u128::mask(len), len)
+        })
+        .collect();
+    for fenced in [false, true] {
+        let domain = || {
+            if fenced {
+                psref::Domain::fenced()
+            } else {
+                psref::Domain::new()
+            }
+        };
+        patched_pairs_in(domain(), &v4, (0x0a00_0000, 8));
+        patched_pairs_in(domain(), &v6, (0x2001u128 << 112, 16));
+    }
+}
+
+fn patched_pairs_in<K: Key>(domain: psref::Domain, prefixes: &[(K, u8)], cover: (K, u8)) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let mut uniq = prefixes.to_vec();
+    uniq.sort_unstable();
+    uniq.dedup();
+    assert_eq!(uniq.len(), prefixes.len(), "test prefixes must be distinct");
+    // Prefix i answers nh(2i + state of its pair).
+    let nh_of = |i: usize, state: u32| nh(2 * i as u32 + state);
+    let mut routes: Vec<(K, u8, NextHop)> = vec![(cover.0, cover.1, nh(1000))];
+    routes.extend(
+        prefixes
+            .iter()
+            .enumerate()
+            .map(|(i, &(a, l))| (a, l, nh_of(i, 0))),
+    );
+    let fib = SharedFib::<K>::from_routes(routes, &domain).unwrap();
+    // Probes: each prefix's own address (its longest match: the prefixes are disjoint).
+    let probes: Vec<K> = prefixes.iter().map(|&(a, _)| a).collect();
+    let stop = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        for _ in 0..2 {
+            s.spawn(|| {
+                let reader = domain.reader();
+                let mut out = vec![None; probes.len()];
+                let mut sections = 0u64;
+                while !stop.load(Ordering::Relaxed) || sections < 10 {
+                    let g = reader.read();
+                    fib.load(&g).lookup_batch(&probes, &mut out);
+                    for (i, o) in out.iter().enumerate() {
+                        let state = match *o {
+                            Some(n) if n == nh_of(i, 0) => 0,
+                            Some(n) if n == nh_of(i, 1) => 1,
+                            other => panic!("probe {i}: {other:?}, not its prefix's next hop"),
+                        };
+                        if i % 2 == 1 {
+                            let mate = u32::from(out[i - 1] == Some(nh_of(i - 1, 1)));
+                            assert_eq!(state, mate, "pair {}: half-applied batch seen", i / 2);
+                        }
+                    }
+                    sections += 1;
+                }
+            });
+        }
+        let mut state = vec![0u32; prefixes.len() / 2];
+        let mut x = 0x853c_49e6_748f_ea9bu64;
+        for _ in 0..600 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            // One to eight pairs per batch (at most 16 of the 161 prefixes: below the
+            // rebuild threshold), so that blocks retired early in a batch could be
+            // reused later in it.
+            let mut ops: Vec<FibOp<K>> = Vec::new();
+            for j in 0..1 + (x >> 40) % 8 {
+                let k = ((x >> (j * 5)) % state.len() as u64) as usize;
+                if ops.iter().any(|o| o.prefix() == prefixes[2 * k]) {
+                    continue;
+                }
+                state[k] ^= 1;
+                for i in [2 * k, 2 * k + 1] {
+                    ops.push(FibOp::Insert {
+                        addr: prefixes[i].0,
+                        len: prefixes[i].1,
+                        nh: nh_of(i, state[k]),
+                    });
+                }
+            }
+            fib.apply(&ops, &domain).unwrap();
+        }
+        stop.store(true, Ordering::Relaxed);
+    });
+    assert!(fib.copies_identical(&domain));
+}
+
 /// A union-like table (many prefixes longer than /24 and /48, mixed with short ones):
 /// bulk build, random lookups, then half of it removed incrementally.
 fn union_like<K: Key>(
