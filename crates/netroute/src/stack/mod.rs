@@ -65,6 +65,14 @@ pub struct StackConfig {
     pub clock: Option<Arc<dyn Clock>>,
     /// Source selection tunables (`net.inet6.ip6.use_deprecated`, `prefer_tempaddr`).
     pub select: SelectConfig,
+    /// Whether the stack's psref domain is fenced ([`Domain::fenced`]): readers pay one
+    /// locked instruction per read section and writers never interrupt them. The default
+    /// (`false`) is a process-mode domain ([`Domain::new`]), NetBSD's model: entering a
+    /// section is a plain store, and every grace period interrupts the running readers
+    /// with `membarrier(2)` (about 6 µs of reader time each on the project's KVM guests).
+    /// Take the fenced kind when routes change often while forwarders read (see the
+    /// "Which psref domain" measurements of [`route::fib`](crate::route::fib)).
+    pub fenced_domain: bool,
 }
 
 impl Default for StackConfig {
@@ -76,6 +84,7 @@ impl Default for StackConfig {
             vtw_v6: VtwConfig::with_entries(1 << 16),
             clock: None,
             select: SelectConfig::default(),
+            fenced_domain: false,
         }
     }
 }
@@ -150,7 +159,11 @@ impl Stack {
             .clock
             .unwrap_or_else(|| Arc::new(SystemClock::new()) as Arc<dyn Clock>);
         let vtw = Vtw::new(config.vtw_v4, config.vtw_v6, Arc::clone(&clock))?;
-        let domain = Arc::new(Domain::new());
+        let domain = Arc::new(if config.fenced_domain {
+            Domain::fenced()
+        } else {
+            Domain::new()
+        });
         let ifs = Arc::new(IfTable::with_config(
             domain,
             config.ifnet,
@@ -503,6 +516,24 @@ mod tests {
         assert_eq!(
             s.mslt_class("fe80::1".parse::<Ipv6Addr>().unwrap().into(), ll),
             MslClass::Local
+        );
+    }
+
+    #[test]
+    fn the_domain_kind_is_configurable() {
+        let fenced = Stack::with_config(StackConfig {
+            fenced_domain: true,
+            ..StackConfig::default()
+        })
+        .unwrap();
+        assert_eq!(
+            fenced.domain().barrier_mode(),
+            psref::barrier::BarrierMode::Fallback
+        );
+        let default = Stack::new();
+        assert_eq!(
+            default.domain().barrier_mode(),
+            psref::Domain::new().barrier_mode()
         );
     }
 
