@@ -25,7 +25,7 @@ use netroute::route::{Redirect, RouteCache, RouteKey, RouteSpec};
 use netroute::synth::{self, SplitMix64, Update};
 use netroute::timewait::{ClassCapacities, LocalAddrId, MslClass, TimeWaitInfo, Tuple, VtwConfig};
 use netroute::{Stack, StackConfig};
-use psref::{Batch, Slot, barrier};
+use psref::{Batch, Slot};
 use serde::Serialize;
 use std::hint::black_box;
 use std::net::Ipv4Addr;
@@ -62,6 +62,10 @@ pub(crate) struct Args {
     /// writer instead of a generated one (its IPv4 updates; the forwarders' FIB is IPv4).
     #[arg(long, value_name = "FILE")]
     updates: Option<std::path::PathBuf>,
+    /// Build the stack in a fenced psref domain (readers fence per read section, grace
+    /// periods never interrupt them) instead of the default process-mode one.
+    #[arg(long)]
+    fenced: bool,
 }
 
 const ALIVE: u64 = 0x5AFE_5AFE_5AFE_5AFE;
@@ -182,7 +186,7 @@ fn run_with(args: &Args, inputs: &Inputs) -> Result<(), String> {
         .unwrap_or_else(|| thread::available_parallelism().map_or(1, |n| n.get()))
         .clamp(1, 256);
     let mut report = Report {
-        barrier_mode: format!("{:?}", barrier::mode()),
+        barrier_mode: String::new(),
         threads,
         updates_source: "generated".to_owned(),
         ..Report::default()
@@ -198,10 +202,12 @@ fn run_with(args: &Args, inputs: &Inputs) -> Result<(), String> {
     let stack = Stack::with_config(StackConfig {
         vtw_v4: tw_cfg,
         vtw_v6: VtwConfig::with_entries(3_000),
+        fenced_domain: args.fenced,
         ..StackConfig::default()
     })
     .map_err(|e| e.to_string())?;
     let domain = stack.domain().clone();
+    report.barrier_mode = format!("{:?}", domain.barrier_mode());
     let ifs = stack.ifs();
     let vtw = stack.vtw();
 

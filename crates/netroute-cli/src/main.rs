@@ -38,7 +38,7 @@ enum Command {
     /// while a writer replays updates, replaces next hops and bounces an interface, with
     /// TIME_WAIT churn; then report throughput and safety counters.
     #[command(
-        after_help = "Examples:\n  netroute demo\n  netroute demo --seconds 10 --threads 4 --json\n\n\
+        after_help = "Examples:\n  netroute demo\n  netroute demo --seconds 10 --threads 4 --json\n  netroute demo --fenced\n\n\
 Exit codes: 0 success (no stale use seen), 1 failure or a stale use, 2 usage error."
     )]
     Demo(demo::Args),
