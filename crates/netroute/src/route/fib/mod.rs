@@ -135,9 +135,11 @@
 //! IPv4 (Poptrie): the unit is the /18 chunk holding the prefix or, for a prefix of 18
 //! bits or fewer, every chunk it covers (a /8 touches 1,024 chunks). A chunk is
 //! recompiled into free or new arena blocks and its direct entry repointed: copy-on-write,
-//! so a block a reader may reach is never written (until session 4 a long prefix in a
-//! deep chunk rebuilt only the subtree below its deepest node, in place; on the RIS
-//! table, where every chunk is one leaf-only record, that made no difference). Replaced
+//! so a block a reader may reach is never written. A node chunk with a single changed long
+//! prefix is path-copied instead: the subtree of the deepest node containing the prefix is
+//! recompiled and the (at most three) blocks above it are copied with one node replaced, so
+//! a /18 holding thousands of /32s costs 0.7–2.1 µs per update rather than a whole-chunk
+//! compile (35–460 µs, measured with 256–16,384 /32s in one /18, session 5). Replaced
 //! blocks are retired, then freed into per-size free lists once no copy reaches them (at
 //! once in a [`Fib`]; in a [`SharedFib`] after the other copy caught up) and reused by
 //! later patches; when free and retired bytes exceed half of the live bytes the structure

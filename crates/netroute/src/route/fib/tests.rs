@@ -433,6 +433,50 @@ fn shared_churn_keeps_copies_identical_v4() {
 
 /// The two IPv6 copies of a `SharedFib` share the lines of every chunk a batch did not
 /// replace: the pair costs little more than one copy, before and after updates.
+/// A /18 dense with long prefixes (node chunks three levels deep): single updates take
+/// the path copy, and both the published copy and the model agree after each, with no
+/// free block reachable from either copy (checked inside `apply`).
+#[test]
+fn dense_chunk_single_updates_path_copy() {
+    let mut model = Model::new();
+    let mut routes = Vec::new();
+    for i in 0..2048u32 {
+        let a = 0x0a40_0000 | (i * 7 % 16384);
+        let len = [32, 30, 27, 25][(i % 4) as usize];
+        let a = a & u32::mask(len);
+        model.apply(&FibOp::Insert {
+            addr: a,
+            len,
+            nh: nh(i % 300),
+        });
+        routes.push((a, len, nh(i % 300)));
+    }
+    let domain = psref::Domain::fenced();
+    let fib = SharedFib::<u32>::from_routes(routes.iter().copied(), &domain).unwrap();
+    let mut r = Rng(17);
+    for step in 0..400u32 {
+        let (a, len, _) = routes[(r.next() % routes.len() as u64) as usize];
+        let op = if step % 3 == 0 {
+            FibOp::Remove { addr: a, len }
+        } else {
+            FibOp::Insert {
+                addr: a,
+                len,
+                nh: nh(300 + step % 50),
+            }
+        };
+        model.apply(&op);
+        fib.apply(&[op], &domain).unwrap();
+        assert!(fib.copies_identical(&domain), "step {step}");
+        let g = domain.read();
+        let lpm = fib.load(&g);
+        for _ in 0..64 {
+            let x = 0x0a40_0000 | (r.next() as u32 & 0x3fff);
+            assert_eq!(lpm.lookup(x), model.lookup(x), "step {step}, {x:#x}");
+        }
+    }
+}
+
 #[test]
 fn shared_v4_copies_share_the_arena() {
     let mut r = Rng(6);
