@@ -538,7 +538,7 @@ where
         |stop, done| {
             let reader = domain.reader();
             let mut out = [None; 64];
-            let mut i = 0usize;
+            let (mut i, mut n) = (0usize, 0u64);
             while !stop.load(Ordering::Relaxed) {
                 let g = reader.read();
                 let lpm = shared.load(&g);
@@ -547,7 +547,8 @@ where
                 black_box(&out);
                 drop(g);
                 i = (i + 64) % (addrs.len() - 64);
-                done.fetch_add(64, Ordering::Relaxed);
+                n += 64;
+                done.store(n, Ordering::Relaxed);
             }
         },
         |batch| {
@@ -618,8 +619,9 @@ impl Timeline {
     }
 }
 
-/// Runs `reader` on its own thread (it loops until the flag is set, counting lookups in
-/// the counter), samples its rate every 10 ms while idle, while `apply` replays `ops`
+/// Runs `reader` on its own thread (it loops until the flag is set, storing its running
+/// count of lookups in the counter: a plain store, not a read-modify-write, so counting
+/// costs the reader next to nothing), samples its rate every 10 ms while idle, while `apply` replays `ops`
 /// in batches of 1,024, and idle again. Returns the timeline and the replay's duration;
 /// an `apply` error stops the replay and comes back with both.
 #[allow(clippy::type_complexity)]
@@ -734,13 +736,14 @@ fn replay_peers<K: Family>(
 
     let locked = std::sync::RwLock::new(base.clone());
     let read = |stop: &AtomicBool, done: &AtomicU64| {
-        let mut i = 0usize;
+        let (mut i, mut n) = (0usize, 0u64);
         while !stop.load(Ordering::Relaxed) {
             let m = locked.read().unwrap_or_else(|e| e.into_inner());
             section(&m, &addrs[i..i + 64]);
             drop(m);
             i = (i + 64) % (addrs.len() - 64);
-            done.fetch_add(64, Ordering::Relaxed);
+            n += 64;
+            done.store(n, Ordering::Relaxed);
         }
     };
     let write = |batch: &[FibOp<K>]| {
@@ -758,13 +761,14 @@ fn replay_peers<K: Family>(
     let chunks = ops.chunks(1024).count();
     let mut applied = 0usize;
     let read = |stop: &AtomicBool, done: &AtomicU64| {
-        let mut i = 0usize;
+        let (mut i, mut n) = (0usize, 0u64);
         while !stop.load(Ordering::Relaxed) {
             let m = swapped.load();
             section(&m, &addrs[i..i + 64]);
             drop(m);
             i = (i + 64) % (addrs.len() - 64);
-            done.fetch_add(64, Ordering::Relaxed);
+            n += 64;
+            done.store(n, Ordering::Relaxed);
         }
     };
     let write = |batch: &[FibOp<K>]| {
